@@ -1,0 +1,61 @@
+# Slipway — `make run` starts the demo, `make test` runs the tests.
+# Both set up everything they need (virtualenv, packages, database) and are
+# quick when nothing changed.
+
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+# The first Python 3.12 or newer (Django 6 needs it): on PATH, else one pyenv installed.
+PYTHON := $(shell for p in python3.14 python3.13 python3.12 python3 \
+	$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+
+.PHONY: run test test-unit test-browser worker lint migrate demo clean lock bench
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "Slipway needs Python 3.12 or newer and none was found on PATH."; \
+		echo "Install one (e.g. 'pyenv install 3.12' or 'apt-get install python3.12 python3.12-venv') and run make again."; \
+		exit 1; fi
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+migrate: $(VENV)/.installed
+	@$(BIN)/python manage.py migrate --no-input -v 0
+
+demo: migrate
+	@$(BIN)/python manage.py load_demo
+
+run: demo
+	@echo "Slipway is serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
+	@$(BIN)/daphne -b 127.0.0.1 -p $(PORT) dashboard.asgi:application
+
+worker: $(VENV)/.installed
+	$(BIN)/celery -A dashboard worker -Q deploys,celery -l info --concurrency 2
+
+# Browser tests run in their own pytest invocation: Playwright's sync API
+# claims the main thread's event loop (see DESIGN §8). Exit code 5 means
+# "nothing collected" and is not a failure.
+test: test-unit test-browser
+
+test-unit: $(VENV)/.installed
+	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+
+test-browser: $(VENV)/.installed
+	$(BIN)/pytest -m browser $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Re-pin dependencies after editing pyproject.toml.
+lock: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -o requirements.lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,156 @@
+"""Upload a large artifact through a real daphne and measure what it costs the server.
+
+    .venv/bin/python bench/upload_artifact.py [--size-mib 1024] [--dir var/bench]
+
+Prints the server's peak RSS increase during the upload (goal: < 64 MiB) and the upload's
+throughput as a ratio to `cp` of the same file on the same disk, measured in the same run
+(goal: >= 0.5). Exits 1 when a goal is missed. Uses its own SQLite database in --dir.
+"""
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+MiB = 1024 * 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mib", type=int, default=1024, help="artifact size (1024)")
+    parser.add_argument("--dir", type=Path, default=BASE_DIR / "var" / "bench")
+    args = parser.parse_args()
+
+    scratch = args.dir.resolve()
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    database_url = f"sqlite:///{scratch / 'bench.sqlite3'}"
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["SLIPWAY_ARTIFACT_DIR"] = str(scratch / "artifacts")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    token, sha = prepare_database()
+
+    source = scratch / "artifact.bin"
+    print(f"writing a {args.size_mib} MiB artifact to {source} …", flush=True)
+    digest = write_random_file(source, args.size_mib * MiB)
+    cp_seconds = time_cp(source, scratch / "copy.bin")
+
+    import requests
+
+    from tests.live import run_server
+
+    limit = str((args.size_mib + 1) * MiB)
+    env = {"DATABASE_URL": database_url, "SLIPWAY_MAX_ARTIFACT_BYTES": limit}
+    with run_server(scratch / "artifacts", env=env) as server:
+        headers = {"Authorization": f"Bearer {token}"}
+        requests.get(f"{server.url}/api/v1/pipelines", headers=headers).raise_for_status()
+        before = rss_kib(server.process.pid)
+        high_water_before = status_kib(server.process.pid, "VmHWM")
+        sampler = PeakSampler(server.process.pid)
+        sampler.start()
+        started = time.perf_counter()
+        with open(source, "rb") as body:
+            response = requests.put(
+                f"{server.url}/api/v1/pipelines/bench/builds/{sha}/artifact",
+                data=body,
+                headers={**headers, "X-Artifact-SHA256": digest},
+                timeout=600,
+            )
+        upload_seconds = time.perf_counter() - started
+        sampler.stop()
+        high_water = status_kib(server.process.pid, "VmHWM")
+        peak = max(sampler.peak, high_water if high_water > high_water_before else 0)
+        print(f"server answered {response.status_code}: {response.text[:200]}")
+        if response.status_code not in (200, 201):
+            return 1
+
+    increase_mib = (peak - before) / 1024
+    ratio = cp_seconds / upload_seconds
+    size = args.size_mib * MiB
+    print(f"cp:     {cp_seconds:6.2f} s  ({size / cp_seconds / MiB:7.1f} MiB/s)")
+    print(f"upload: {upload_seconds:6.2f} s  ({size / upload_seconds / MiB:7.1f} MiB/s)")
+    print(f"throughput ratio upload/cp: {ratio:.2f}   (goal >= 0.5)")
+    print(f"server peak RSS increase:   {increase_mib:.1f} MiB   (goal < 64 MiB)")
+    shutil.rmtree(scratch, ignore_errors=True)
+    return 0 if ratio >= 0.5 and increase_mib < 64 else 1
+
+
+def prepare_database() -> tuple[str, str]:
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import Group, User
+    from django.core.management import call_command
+
+    from pipelines.builds import record_build
+    from pipelines.models import Pipeline
+    from pipelines.tokens import create_token
+
+    call_command("migrate", verbosity=0)
+    user = User.objects.create_user("ci")
+    user.groups.add(Group.objects.get_or_create(name="developer")[0])
+    pipeline = Pipeline.objects.create(name="bench")
+    sha = "b" * 40
+    record_build(pipeline, sha=sha, status="running", branch="bench")
+    _, raw = create_token(user, name="bench")
+    return raw, sha
+
+
+def write_random_file(path: Path, size: int) -> str:
+    sha = hashlib.sha256()
+    block = os.urandom(16 * MiB)  # one random block, rotated: cheap and incompressible enough
+    with open(path, "wb") as out:
+        written = 0
+        while written < size:
+            chunk = block[written % 7 :][: size - written]
+            out.write(chunk)
+            sha.update(chunk)
+            written += len(chunk)
+    return sha.hexdigest()
+
+
+def time_cp(source: Path, target: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(["cp", str(source), str(target)], check=True)
+    seconds = time.perf_counter() - started
+    target.unlink()
+    return seconds
+
+
+def status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def rss_kib(pid: int) -> int:
+    return status_kib(pid, "VmRSS")
+
+
+class PeakSampler(threading.Thread):
+    """Polls the server's VmRSS (VmHWM alone would include its start-up peak)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.running = pid, 0, True
+
+    def run(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, rss_kib(self.pid))
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.running = False
+        self.join()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+from django.core.management.base import BaseCommand
+
+from dashboard.demo import DEMO_PASSWORD, ensure_demo_pipeline, ensure_demo_users
+
+
+class Command(BaseCommand):
+    help = "Create the demo users (one per role) and the webshop pipeline with a few builds."
+
+    def handle(self, *args, **options) -> None:
+        users = ensure_demo_users()
+        pipeline = ensure_demo_pipeline()
+        self.stdout.write(f"Demo pipeline '{pipeline.name}' is ready. Log in as one of:")
+        for username, label in users:
+            self.stdout.write(f"  {username:<10} ({label})  password: {DEMO_PASSWORD}")

@@ -1,0 +1,3 @@
+"""WebSocket routes (DESIGN §5)."""
+
+websocket_urlpatterns: list = []

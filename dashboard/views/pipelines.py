@@ -1,0 +1,23 @@
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from dashboard.access import viewer_required
+from pipelines.board import environment_cards
+from pipelines.models import Pipeline
+from pipelines.roles import roles_of
+
+
+@viewer_required
+def index(request: HttpRequest) -> HttpResponse:
+    pipelines = list(Pipeline.objects.all())
+    if len(pipelines) == 1:
+        return redirect("board", pipeline=pipelines[0].name)
+    return render(request, "dashboard/index.html", {"pipelines": pipelines})
+
+
+@viewer_required
+def board(request: HttpRequest, pipeline: str) -> HttpResponse:
+    pipeline = get_object_or_404(Pipeline, name=pipeline)
+    cards = environment_cards(pipeline)
+    context = {"pipeline": pipeline, "cards": cards, "roles": roles_of(request.user)}
+    return render(request, "dashboard/board.html", context)

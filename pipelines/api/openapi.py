@@ -1,0 +1,164 @@
+"""The OpenAPI 3.1 description of /api/v1/, served at /api/v1/openapi.json.
+
+Written by hand next to the routes it describes; tests check that every route is here and
+that the running server answers as described.
+"""
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from pipelines.api.decorators import api_view
+from pipelines.api.openapi_schemas import (
+    ERRORS,
+    PIPELINE_PARAM,
+    SCHEMAS,
+    SHA_PARAM,
+    errors,
+    json_content,
+    obj,
+    ok,
+    ref,
+)
+from pipelines.api.responses import error_response
+
+READ = ["401", "403"]
+WRITE = ["400", "401", "403", "404", "413", "422"]
+
+PATHS: dict[str, Any] = {
+    "/api/v1/openapi.json": {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This description.",
+            "security": [],
+            "responses": {"200": ok("The OpenAPI document.", {"type": "object"})},
+        }
+    },
+    "/api/v1/pipelines": {
+        "get": {
+            "operationId": "listPipelines",
+            "summary": "The pipelines.",
+            "responses": {
+                "200": ok(
+                    "All pipelines.",
+                    obj(
+                        ["pipelines"],
+                        {"pipelines": {"type": "array", "items": ref("PipelineSummary")}},
+                    ),
+                ),
+                **errors(*READ),
+            },
+        }
+    },
+    "/api/v1/pipelines/{pipeline}": {
+        "parameters": [PIPELINE_PARAM],
+        "get": {
+            "operationId": "getPipeline",
+            "summary": "Each environment: its release, running deployment, lock and checklist.",
+            "responses": {"200": ok("The pipeline.", ref("Pipeline")), **errors(*READ, "404")},
+        },
+    },
+    "/api/v1/pipelines/{pipeline}/builds": {
+        "parameters": [PIPELINE_PARAM],
+        "post": {
+            "operationId": "recordBuild",
+            "summary": "Create or update the build of a commit.",
+            "requestBody": {"required": True, "content": json_content(ref("BuildInput"))},
+            "responses": {
+                "201": ok("The build, new.", ref("Build")),
+                "200": ok("The build, updated.", ref("Build")),
+                **errors(*WRITE),
+            },
+        },
+    },
+    "/api/v1/pipelines/{pipeline}/builds/{sha}/reports": {
+        "parameters": [PIPELINE_PARAM, SHA_PARAM],
+        "post": {
+            "operationId": "uploadReports",
+            "summary": "Fill test counts and coverage from JUnit and/or Cobertura XML.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "junit": {"type": "string", "contentMediaType": "application/xml"},
+                                "coverage": {
+                                    "type": "string",
+                                    "contentMediaType": "application/xml",
+                                },
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {"200": ok("The build with its figures.", ref("Build")), **errors(*WRITE)},
+        },
+    },
+    "/api/v1/pipelines/{pipeline}/builds/{sha}/artifact": {
+        "parameters": [PIPELINE_PARAM, SHA_PARAM],
+        "put": {
+            "operationId": "uploadArtifact",
+            "summary": "Stream the build's artifact (a .tar.gz) into the store.",
+            "parameters": [
+                {
+                    "name": "X-Artifact-SHA256",
+                    "in": "header",
+                    "required": True,
+                    "description": "The sha256 of the body, hex (optionally prefixed sha256:).",
+                    "schema": {"type": "string", "pattern": "^(sha256:)?[0-9a-fA-F]{64}$"},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {
+                        "schema": {"contentMediaType": "application/octet-stream"}
+                    }
+                },
+            },
+            "responses": {
+                "201": ok("Stored and attached.", ref("Artifact")),
+                "200": ok("These bytes were already attached to the build.", ref("Artifact")),
+                **errors(*WRITE, "409"),
+            },
+        },
+    },
+}
+
+DESCRIPTION = """Slipway's REST API. Authenticate with `Authorization: Bearer <token>`
+(`python manage.py create_token USERNAME`). A token acts with its user's roles: any role may
+read; builds, reports and artifacts may be sent by the `lead` and `developer` roles only
+(give CI a user in the developer group). Errors are `{"error": {"code", "message", "details"}}`.
+"""
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Slipway", "version": "1", "description": DESCRIPTION},
+    "security": [{"bearer": []}],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": SCHEMAS,
+        "responses": {
+            f"Error{status}": {"description": text, "content": json_content(ref("Error"))}
+            for status, text in ERRORS.items()
+        },
+    },
+}
+
+
+@api_view("GET", public=True)
+def schema(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(DOCUMENT)
+
+
+@csrf_exempt
+@login_not_required
+def no_such_endpoint(request: HttpRequest) -> JsonResponse:
+    return error_response(
+        404, "not_found", f"There is no API endpoint {request.path}; see /api/v1/openapi.json."
+    )

@@ -1,0 +1,119 @@
+"""How domain objects look in the API's JSON."""
+
+from datetime import datetime
+from typing import Any
+
+from pipelines.board import EnvironmentCard
+from pipelines.models import Artifact, Build, Deployment, Lock, Pipeline, Release
+
+
+def timestamp(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def artifact_json(artifact: Artifact | None) -> dict[str, Any] | None:
+    if artifact is None:
+        return None
+    return {"digest": artifact.digest, "size": artifact.size}
+
+
+def build_json(build: Build) -> dict[str, Any]:
+    return {
+        "pipeline": build.pipeline.name,
+        "sha": build.sha,
+        "branch": build.branch,
+        "message": build.message,
+        "author": build.author,
+        "url": build.url,
+        "status": build.status,
+        "tests": _tests_json(build),
+        "coverage": float(build.coverage) if build.coverage is not None else None,
+        "artifact": artifact_json(build.artifact),
+        "created_at": timestamp(build.created_at),
+        "updated_at": timestamp(build.updated_at),
+    }
+
+
+def _tests_json(build: Build) -> dict[str, int] | None:
+    if build.tests_total is None:
+        return None
+    return {
+        "passed": build.tests_passed or 0,
+        "failed": build.tests_failed or 0,
+        "skipped": build.tests_skipped or 0,
+    }
+
+
+def pipeline_summary_json(pipeline: Pipeline) -> dict[str, Any]:
+    return {"name": pipeline.name, "repository_url": pipeline.repository_url}
+
+
+def pipeline_json(pipeline: Pipeline, cards: list[EnvironmentCard]) -> dict[str, Any]:
+    return {**pipeline_summary_json(pipeline), "environments": [_card_json(c) for c in cards]}
+
+
+def _card_json(card: EnvironmentCard) -> dict[str, Any]:
+    env = card.environment
+    return {
+        "name": env.name,
+        "position": env.position,
+        "branch": env.branch,
+        "promote_from": env.promote_from.name if env.promote_from else None,
+        "release": _release_json(card.release),
+        "candidate": _release_json(card.candidate) if env.promote_from_id else None,
+        "deployment": _deployment_json(card.active_deployment),
+        "lock": _lock_json(card.lock),
+        "checklist": [
+            {
+                "key": item.key,
+                "label": item.label,
+                "role": item.role,
+                "valid_for": item.valid_for.total_seconds() if item.valid_for else None,
+            }
+            for item in card.checklist
+        ],
+    }
+
+
+def _release_json(release: Release | None) -> dict[str, Any] | None:
+    if release is None:
+        return None
+    build = release.build
+    return {
+        "version": release.label,
+        "sha": build.sha,
+        "digest": release.artifact.digest if release.artifact else None,
+        "cause": release.cause,
+        "description": release.description,
+        "deployed_at": timestamp(release.deployed_at),
+        "deployed_by": release.created_by.get_username() if release.created_by else None,
+        "build": {
+            "status": build.status,
+            "branch": build.branch,
+            "message": build.subject,
+            "tests": _tests_json(build),
+            "coverage": float(build.coverage) if build.coverage is not None else None,
+        },
+    }
+
+
+def _deployment_json(deployment: Deployment | None) -> dict[str, Any] | None:
+    if deployment is None:
+        return None
+    return {
+        "id": deployment.pk,
+        "status": deployment.status,
+        "version": deployment.release.label,
+        "sha": deployment.release.build.sha,
+    }
+
+
+def _lock_json(lock: Lock | None) -> dict[str, Any] | None:
+    if lock is None:
+        return None
+    return {
+        "owner": lock.owner.get_username(),
+        "reason": lock.reason,
+        "since": timestamp(lock.created_at),
+        "scope": "environment" if lock.environment_id else "pipeline",
+    }

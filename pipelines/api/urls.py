@@ -1,0 +1,20 @@
+"""Routes of /api/v1/. Every route here is described in openapi.py (a test checks both ways)."""
+
+from django.urls import path, re_path
+
+from pipelines.api import artifacts, builds, openapi, status
+
+app_name = "api"
+
+urlpatterns = [
+    path("openapi.json", openapi.schema, name="openapi"),
+    path("pipelines", status.pipeline_list, name="pipelines"),
+    path("pipelines/<slug:pipeline>", status.pipeline_detail, name="pipeline"),
+    path("pipelines/<slug:pipeline>/builds", builds.builds, name="builds"),
+    path("pipelines/<slug:pipeline>/builds/<str:sha>/reports", builds.reports, name="reports"),
+    path(
+        "pipelines/<slug:pipeline>/builds/<str:sha>/artifact", artifacts.artifact, name="artifact"
+    ),
+    # Anything else under /api/v1/ answers with a JSON 404, not the HTML page.
+    re_path(r"^.*$", openapi.no_such_endpoint, name="no-such-endpoint"),
+]

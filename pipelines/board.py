@@ -1,0 +1,122 @@
+"""The board's read model: one card per environment, in a constant number of queries."""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Prefetch, Q
+
+from pipelines.models import (
+    Build,
+    ChecklistItem,
+    Deployment,
+    Environment,
+    Lock,
+    Pipeline,
+    Release,
+)
+from pipelines.models.deployments import ACTIVE_STATUSES
+from pipelines.repository import commit_url, compare_url
+
+
+@dataclass
+class EnvironmentCard:
+    environment: Environment
+    release: Release | None
+    active_deployment: Deployment | None = None
+    lock: Lock | None = None
+    downstream: Environment | None = None
+    # Builds this environment runs that `downstream` does not yet (None: nothing to compare).
+    ahead: int | None = None
+    commit_url: str | None = None
+    compare_url: str | None = None
+    checklist: list[ChecklistItem] = field(default_factory=list)
+    # For an environment promoted from another: what that one runs now.
+    candidate: Release | None = None
+
+    @property
+    def build(self) -> Build | None:
+        return self.release.build if self.release else None
+
+    @property
+    def name(self) -> str:
+        return self.environment.name
+
+
+def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
+    environments = list(
+        pipeline.environments.select_related(
+            "current_release__build",
+            "current_release__artifact",
+            "current_release__created_by",
+            "promote_from",
+        ).prefetch_related(
+            Prefetch("checklist_items", queryset=ChecklistItem.objects.order_by("position"))
+        )
+    )
+    active = {
+        d.environment_id: d
+        for d in Deployment.objects.filter(
+            environment__pipeline=pipeline, status__in=ACTIVE_STATUSES
+        ).select_related("release__build")
+    }
+    locks = list(pipeline.locks.select_related("owner"))
+    freeze = next((lock for lock in locks if lock.environment_id is None), None)
+    env_locks = {lock.environment_id: lock for lock in locks if lock.environment_id}
+
+    cards = []
+    for env in environments:
+        release = env.current_release
+        cards.append(
+            EnvironmentCard(
+                environment=env,
+                release=release,
+                active_deployment=active.get(env.pk),
+                lock=env_locks.get(env.pk, freeze),
+                downstream=_downstream_of(env, environments),
+                commit_url=commit_url(pipeline.repository_url, release.build.sha)
+                if release
+                else None,
+                checklist=list(env.checklist_items.all()),
+            )
+        )
+    releases = {card.environment.pk: card.release for card in cards}
+    for card in cards:
+        if card.environment.promote_from_id:
+            card.candidate = releases.get(card.environment.promote_from_id)
+    _count_builds_ahead(pipeline, cards)
+    return cards
+
+
+def _downstream_of(env: Environment, environments: list[Environment]) -> Environment | None:
+    """The environment that promotes from `env`, else the next one in pipeline order."""
+    promoted = [e for e in environments if e.promote_from_id == env.pk]
+    if promoted:
+        return promoted[0]
+    later = [e for e in environments if e.position > env.position]
+    return later[0] if later else None
+
+
+def _count_builds_ahead(pipeline: Pipeline, cards: list[EnvironmentCard]) -> None:
+    """Fill `ahead` for every card with one aggregate query over the builds."""
+    by_env = {card.environment.pk: card for card in cards}
+    counts = {}
+    for card in cards:
+        downstream = by_env.get(card.downstream.pk) if card.downstream else None
+        if not (card.build and downstream and downstream.build):
+            continue
+        head, base = card.build, downstream.build
+        card.compare_url = (
+            compare_url(pipeline.repository_url, base.sha, head.sha) if head != base else None
+        )
+        counts[f"env_{card.environment.pk}"] = Count(
+            "pk",
+            filter=Q(
+                branch=head.branch,
+                created_at__gt=base.created_at,
+                created_at__lte=head.created_at,
+            ),
+        )
+    if not counts:
+        return
+    totals = Build.objects.filter(pipeline=pipeline).aggregate(**counts)
+    for key, total in totals.items():
+        by_env[int(key.removeprefix("env_"))].ahead = total

@@ -1,0 +1,70 @@
+"""Domain errors. Use-cases raise them; the web UI and the API each turn them
+into their own response (the API via `code` and `http_status`)."""
+
+from typing import Any
+
+
+class SlipwayError(Exception):
+    code = "error"
+    http_status = 400
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(SlipwayError):
+    code = "not_found"
+    http_status = 404
+
+
+class PermissionDenied(SlipwayError):
+    code = "forbidden"
+    http_status = 403
+
+
+class InvalidInput(SlipwayError):
+    """Input that is well-formed but wrong (names the field in details['field'])."""
+
+    code = "invalid"
+    http_status = 422
+
+
+class Conflict(SlipwayError):
+    code = "conflict"
+    http_status = 409
+
+
+class ArtifactMismatch(SlipwayError):
+    code = "digest_mismatch"
+    http_status = 422
+
+
+class ArtifactConflict(Conflict):
+    code = "artifact_conflict"
+
+
+class ArtifactTooLarge(SlipwayError):
+    code = "artifact_too_large"
+    http_status = 413
+
+
+class DeploymentRunning(Conflict):
+    code = "deployment_running"
+
+
+class ChecklistIncomplete(Conflict):
+    code = "checklist_incomplete"
+
+
+class EnvironmentLocked(SlipwayError):
+    code = "environment_locked"
+    http_status = 423
+
+
+class ConfigError(SlipwayError):
+    """A pipeline.toml that cannot be loaded; the message names file, environment and field."""
+
+    code = "invalid_config"
+    http_status = 422

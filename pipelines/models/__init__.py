@@ -1,0 +1,31 @@
+"""The domain model of DESIGN §2, one module per concept."""
+
+from .audit import AuditEvent
+from .builds import Artifact, Build, BuildStatus
+from .checklist import ChecklistItem, Signoff
+from .deployments import Deployment, DeploymentStatus, DeploymentStep, LogLine, StepStatus
+from .pipelines import Driver, Environment, Lock, Pipeline
+from .releases import Promotion, Release, ReleaseCause
+from .tokens import ApiToken
+
+__all__ = [
+    "ApiToken",
+    "Artifact",
+    "AuditEvent",
+    "Build",
+    "BuildStatus",
+    "ChecklistItem",
+    "Deployment",
+    "DeploymentStatus",
+    "DeploymentStep",
+    "Driver",
+    "Environment",
+    "Lock",
+    "LogLine",
+    "Pipeline",
+    "Promotion",
+    "Release",
+    "ReleaseCause",
+    "Signoff",
+    "StepStatus",
+]

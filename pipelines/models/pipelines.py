@@ -1,0 +1,86 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Pipeline(models.Model):
+    """One application, promoted through its environments."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    repository_url = models.URLField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Driver(models.TextChoices):
+    NONE = "", "record only"
+    LOCAL = "local", "local directory"
+    SCRIPT = "script", "script"
+    HEROKU = "heroku", "Heroku"
+
+
+class Environment(models.Model):
+    """A stage of a pipeline (dev, uat, live, …)."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="environments")
+    name = models.SlugField(max_length=64)
+    position = models.PositiveIntegerField(default=0)
+    # A passing build of a branch matching this glob auto-deploys here.
+    branch = models.CharField(max_length=200, blank=True)
+    promote_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="promotes_to"
+    )
+    driver = models.CharField(max_length=16, choices=Driver.choices, blank=True, default="")
+    driver_settings = models.JSONField(default=dict, blank=True)
+    # The release serving now: set when a deployment succeeds.
+    current_release = models.ForeignKey(
+        "pipelines.Release", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["pipeline", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "name"], name="unique_environment_name"),
+            models.CheckConstraint(
+                condition=~Q(promote_from=models.F("id")),
+                name="environment_not_promoted_from_itself",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline.name}/{self.name}"
+
+
+class Lock(models.Model):
+    """A lock on one environment, or a freeze of the whole pipeline (environment empty)."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="locks")
+    environment = models.ForeignKey(
+        Environment, null=True, blank=True, on_delete=models.CASCADE, related_name="locks"
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment"],
+                condition=Q(environment__isnull=False),
+                name="one_lock_per_environment",
+            ),
+            models.UniqueConstraint(
+                fields=["pipeline"],
+                condition=Q(environment__isnull=True),
+                name="one_freeze_per_pipeline",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.environment.name if self.environment_id else "all environments"
+        return f"{self.pipeline.name}: {scope} locked by {self.owner}"

@@ -1,0 +1,133 @@
+"""Reading the reports CI uploads: JUnit XML (test counts) and Cobertura XML (coverage).
+
+The XML comes from outside, so it is parsed with defusedxml: entity declarations
+(billion laughs) and external entities or DTDs are refused, never expanded or fetched.
+Every problem becomes an InvalidInput naming the report, so the API answers 422.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from junitparser import JUnitXml, JUnitXmlError
+
+from pipelines import audit
+from pipelines.builds import set_coverage, set_test_results
+from pipelines.errors import InvalidInput
+from pipelines.models import Build
+
+
+@dataclass(frozen=True)
+class CaseCounts:
+    passed: int
+    failed: int
+    skipped: int
+
+
+def apply_reports(
+    build: Build,
+    *,
+    junit: bytes | None = None,
+    coverage: bytes | None = None,
+    by: AbstractBaseUser | None = None,
+) -> Build:
+    """Fill the build's test counts and coverage from its reports.
+
+    Both reports are read before anything is written: one bad report changes nothing.
+    """
+    counts = parse_junit(junit) if junit is not None else None
+    percent = parse_cobertura(coverage) if coverage is not None else None
+    with transaction.atomic():
+        if counts is not None:
+            set_test_results(
+                build, passed=counts.passed, failed=counts.failed, skipped=counts.skipped, by=by
+            )
+        if percent is not None:
+            set_coverage(build, percent, by=by)
+        figures = []
+        if counts is not None:
+            figures.append(
+                f"{counts.passed} passed, {counts.failed} failed, {counts.skipped} skipped"
+            )
+        if percent is not None:
+            figures.append(f"coverage {percent}%")
+        audit.record(
+            "reports_received",
+            f"Reports for {build.short_sha}: {'; '.join(figures)}",
+            pipeline=build.pipeline,
+            actor=by,
+            sha=build.sha,
+        )
+    return build
+
+
+def parse_junit(data: bytes) -> CaseCounts:
+    """Count the test cases of a JUnit report: one <testsuite>, or many under <testsuites>.
+
+    Errors count as failures; a case both skipped and failed counts as failed.
+    """
+    root = _parse_xml(data, field="junit")
+    try:
+        report = JUnitXml.fromroot(root)
+    except JUnitXmlError:
+        raise InvalidInput(
+            f"junit is not a JUnit report: its root element is <{root.tag}>, "
+            "not <testsuites> or <testsuite>.",
+            field="junit",
+        ) from None
+    passed = failed = skipped = 0
+    for suite in report:
+        for case in suite:
+            if case.is_failure or case.is_error:
+                failed += 1
+            elif case.is_skipped:
+                skipped += 1
+            else:
+                passed += 1
+    return CaseCounts(passed=passed, failed=failed, skipped=skipped)
+
+
+def parse_cobertura(data: bytes) -> Decimal:
+    """The line coverage of a Cobertura report (as `coverage xml` writes it), in percent."""
+    root = _parse_xml(data, field="coverage")
+    if root.tag != "coverage":
+        raise InvalidInput(
+            f"coverage is not a Cobertura report: its root element is <{root.tag}>, "
+            "not <coverage>.",
+            field="coverage",
+        )
+    line_rate = root.get("line-rate")
+    if line_rate is None:
+        raise InvalidInput(
+            "coverage has no line-rate attribute on its <coverage> element.", field="coverage"
+        )
+    try:
+        rate = Decimal(line_rate.strip())
+    except InvalidOperation:
+        raise InvalidInput(
+            f"coverage line-rate {line_rate[:40]!r} is not a number.", field="coverage"
+        ) from None
+    if not rate.is_finite() or not 0 <= rate <= 1:
+        raise InvalidInput(
+            f"coverage line-rate {line_rate[:40]} is not between 0 and 1.", field="coverage"
+        )
+    return (rate * 100).quantize(Decimal("0.01"))
+
+
+def _parse_xml(data: bytes, *, field: str) -> Element:
+    try:
+        # Entity declarations and external references are refused outright (defusedxml
+        # defaults); a DOCTYPE alone is allowed because Cobertura files often carry one.
+        return SafeET.fromstring(data, forbid_dtd=False)
+    except DefusedXmlException as exc:
+        raise InvalidInput(
+            f"{field} was refused: it declares entities or refers to external resources "
+            f"({type(exc).__name__}), which Slipway never expands.",
+            field=field,
+        ) from None
+    except ParseError as exc:
+        raise InvalidInput(f"{field} is not well-formed XML: {exc}.", field=field) from None

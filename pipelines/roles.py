@@ -1,0 +1,55 @@
+"""Roles are Django groups. What each may do is decided here, once."""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models
+
+
+class Role(models.TextChoices):
+    LEAD = "lead", "Team lead"
+    DEVELOPER = "developer", "Developer"
+    SALES = "sales", "Sales"
+    SUPPORT = "support", "Support"
+    QA = "qa", "QA"
+
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def roles_of(user: User) -> set[str]:
+    """The Slipway roles a user holds (cached on the user object for the request)."""
+    if not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_slipway_roles", None)
+    if cached is None:
+        names = set(user.groups.values_list("name", flat=True))
+        cached = {role.value for role in Role if role.value in names}
+        if user.is_superuser:
+            cached.add(Role.LEAD.value)
+        user._slipway_roles = cached
+    return cached
+
+
+def has_role(user: User, role: str) -> bool:
+    return role in roles_of(user)
+
+
+def can_view(user: User) -> bool:
+    """Anyone holding a Slipway role may look at every pipeline."""
+    return bool(roles_of(user))
+
+
+def can_lead(user: User) -> bool:
+    """Promote, lock, roll back, deploy anywhere."""
+    return has_role(user, Role.LEAD)
+
+
+def can_deploy(user: User, *, guarded: bool) -> bool:
+    """Developers deploy to environments without a checklist; leads anywhere."""
+    if can_lead(user):
+        return True
+    return not guarded and has_role(user, Role.DEVELOPER)
+
+
+def can_report_builds(user: User) -> bool:
+    """Push builds, reports and artifacts (CI's token belongs to a developer)."""
+    return has_role(user, Role.LEAD) or has_role(user, Role.DEVELOPER)

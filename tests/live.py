@@ -1,0 +1,135 @@
+"""A real Slipway server (daphne in a subprocess) for tests that go through HTTP.
+
+`slipway_server` starts one daphne per test session against the session's test database
+(SQLite file or PostgreSQL) and gives each test that uses it a `LiveServer` with the base
+`url` and the `artifact_dir` it shares with the test process. Tests using it get
+`transactional_db`: their rows are committed, so the server sees them.
+
+Other tests can start a server of their own with other settings:
+
+    with run_server(tmp_path / "artifacts", env={"SLIPWAY_MAX_ARTIFACT_BYTES": "1024"}) as s:
+        requests.get(s.url + "/healthz")
+"""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection
+
+STARTUP_SECONDS = 30
+# Small enough that a test can go past it, big enough for any test's artifact.
+LIVE_MAX_ARTIFACT_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class LiveServer:
+    url: str
+    artifact_dir: Path
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def database_url() -> str:
+    """The URL of the database this test session uses (the test database, once set up)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    if connection.vendor == "postgresql":
+        credentials = quote(db.get("USER") or "", safe="")
+        if db.get("PASSWORD"):
+            credentials += ":" + quote(db["PASSWORD"], safe="")
+        host = db.get("HOST") or "localhost"
+        port = f":{db['PORT']}" if db.get("PORT") else ""
+        return f"postgres://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
+    raise RuntimeError(f"No live server for a {connection.vendor} database.")
+
+
+@contextlib.contextmanager
+def run_server(artifact_dir: Path, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """Start daphne on a free 127.0.0.1 port, wait until it answers HTTP, stop it after."""
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    # Bind here and hand daphne the listening socket: no race for the port.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    port = listener.getsockname()[1]
+    server_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DATABASE_URL": database_url(),
+        "SLIPWAY_ARTIFACT_DIR": str(artifact_dir),
+        "SLIPWAY_MAX_ARTIFACT_BYTES": str(LIVE_MAX_ARTIFACT_BYTES),
+        "SECRET_KEY": settings.SECRET_KEY,
+        **(env or {}),
+    }
+    log_path = artifact_dir.parent / f"daphne-{port}.log"
+    command = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "-v", "1"]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [*command, "dashboard.asgi:application"],
+            cwd=settings.BASE_DIR,
+            env=server_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=[listener.fileno()],
+        )
+    listener.close()
+    server = LiveServer(f"http://127.0.0.1:{port}", artifact_dir, process, log_path)
+    try:
+        _wait_until_answering(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_answering(server: LiveServer) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            requests.get(f"{server.url}/healthz", timeout=2)  # any HTTP answer will do
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"daphne did not answer within {STARTUP_SECONDS}s:\n{server.log()}")
+
+
+@pytest.fixture(scope="session")
+def _slipway_server_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    with django_db_blocker.unblock():
+        url = database_url()
+    artifact_dir = tmp_path_factory.mktemp("live") / "artifacts"
+    with run_server(artifact_dir, env={"DATABASE_URL": url}) as server:
+        yield server
+
+
+@pytest.fixture
+def slipway_server(_slipway_server_process, transactional_db, settings) -> LiveServer:
+    """The session's live server; this test's rows are committed and its store is shared."""
+    settings.SLIPWAY_ARTIFACT_DIR = _slipway_server_process.artifact_dir
+    settings.SLIPWAY_MAX_ARTIFACT_BYTES = LIVE_MAX_ARTIFACT_BYTES
+    return _slipway_server_process
