@@ -1,0 +1,57 @@
+"""Publishing live updates to the channel layer (DESIGN §5).
+
+The database is the source of truth; these messages only carry news of it,
+so publishers call them after commit (`transaction.on_commit`) and consumers
+refill from the database whenever a message is missing (DESIGN §8).
+"""
+
+from collections.abc import Sequence
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from pipelines.models import Deployment, LogLine
+
+
+def deployment_group(deployment_id: int) -> str:
+    return f"deployment.{deployment_id}"
+
+
+def pipeline_group(pipeline_id: int) -> str:
+    return f"pipeline.{pipeline_id}"
+
+
+def _send(group: str, message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(group, message)
+
+
+def publish_log(deployment_id: int, lines: Sequence[LogLine]) -> None:
+    """New log lines of a deployment, already stored, in seq order (one message per batch)."""
+    if not lines:
+        return
+    _send(
+        deployment_group(deployment_id),
+        {
+            "type": "log.lines",
+            "lines": [
+                {"seq": ln.seq, "time": ln.time.isoformat(), "stream": ln.stream, "text": ln.text}
+                for ln in lines
+            ],
+        },
+    )
+
+
+def publish_deployment(deployment: Deployment) -> None:
+    """A deployment's status or steps changed; also tells its pipeline's board."""
+    _send(
+        deployment_group(deployment.pk),
+        {"type": "deployment.changed", "status": deployment.status, "last_seq": deployment.last_seq},
+    )
+    publish_board(deployment.environment.pipeline_id)
+
+
+def publish_board(pipeline_id: int) -> None:
+    """Something on a pipeline's board changed: builds, deployments, sign-offs, locks."""
+    _send(pipeline_group(pipeline_id), {"type": "board.changed"})
