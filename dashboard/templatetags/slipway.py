@@ -31,3 +31,17 @@ def short_digest(digest: str) -> str:
 @register.filter
 def percent(value) -> str:
     return "" if value is None else f"{value:.1f}%"
+
+
+@register.filter
+def duration(value) -> str:
+    """A timedelta as people say it: '30 min', '2 h', '1 h 30 min', '45 s', '1 d'."""
+    if value is None:
+        return ""
+    seconds = int(value.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size} {unit}")
+            seconds %= size
+    return " ".join(parts) or "0 s"
