@@ -122,7 +122,8 @@ def attach_artifact(
         build.save(update_fields=["artifact", "updated_at"])
         audit.record(
             "artifact_attached",
-            f"Artifact {artifact.short_digest} ({artifact.size} bytes) attached to {build.short_sha}",
+            f"Artifact {artifact.short_digest} ({artifact.size} bytes) "
+            f"attached to {build.short_sha}",
             pipeline=build.pipeline,
             actor=by,
             sha=build.sha,

@@ -47,7 +47,11 @@ def publish_deployment(deployment: Deployment) -> None:
     """A deployment's status or steps changed; also tells its pipeline's board."""
     _send(
         deployment_group(deployment.pk),
-        {"type": "deployment.changed", "status": deployment.status, "last_seq": deployment.last_seq},
+        {
+            "type": "deployment.changed",
+            "status": deployment.status,
+            "last_seq": deployment.last_seq,
+        },
     )
     publish_board(deployment.environment.pipeline_id)
 

@@ -40,9 +40,14 @@ def test_an_empty_environment_says_what_to_do_next(pipeline, client_for):
 
 def test_a_card_shows_the_release_and_how_its_build_was_tested(pipeline, client_for, users):
     uat = pipeline.environments.get(name="uat")
-    build = passing_build(pipeline, "feature/x", message="Cart: fix totals\n\nLong body",
-                          author="Grace", tests={"passed": 41, "failed": 0, "skipped": 2},
-                          coverage="83.25")
+    build = passing_build(
+        pipeline,
+        "feature/x",
+        message="Cart: fix totals\n\nLong body",
+        author="Grace",
+        tests={"passed": 41, "failed": 0, "skipped": 2},
+        coverage="83.25",
+    )
     release = deploy(uat, build, by=users["lead"])
     card = card_html(client_for("qa").get("/pipelines/webshop/").content.decode(), "uat")
 
@@ -86,15 +91,14 @@ def test_a_lock_shows_who_locked_and_why(pipeline, client_for, users):
     from pipelines.models import Lock
 
     live = pipeline.environments.get(name="live")
-    Lock.objects.create(pipeline=pipeline, environment=live, owner=users["lead"],
-                        reason="Black Friday freeze")
+    Lock.objects.create(
+        pipeline=pipeline, environment=live, owner=users["lead"], reason="Black Friday freeze"
+    )
     card = card_html(client_for("sales").get("/pipelines/webshop/").content.decode(), "live")
     assert "Locked by lead" in card and "Black Friday freeze" in card
 
 
-def test_the_promotion_panel_shows_candidate_checklist_and_a_disabled_button(
-    pipeline, client_for
-):
+def test_the_promotion_panel_shows_candidate_checklist_and_a_disabled_button(pipeline, client_for):
     build = passing_build(pipeline, "master")
     deploy(pipeline.environments.get(name="uat"), build)
     html = client_for("lead").get("/pipelines/webshop/").content.decode()
@@ -107,15 +111,27 @@ def test_the_promotion_panel_shows_candidate_checklist_and_a_disabled_button(
 
 
 def big_pipeline(environments: int, builds: int) -> Pipeline:
-    pipeline = Pipeline.objects.create(name=f"big-{environments}",
-                                       repository_url="https://gitlab.com/acme/big")
-    envs = [Environment.objects.create(pipeline=pipeline, name=f"env{i}", position=i,
-                                       branch="main") for i in range(environments)]
+    pipeline = Pipeline.objects.create(
+        name=f"big-{environments}", repository_url="https://gitlab.com/acme/big"
+    )
+    envs = [
+        Environment.objects.create(pipeline=pipeline, name=f"env{i}", position=i, branch="main")
+        for i in range(environments)
+    ]
     artifact = Artifact.objects.create(digest=f"sha256:{environments:064x}", size=10)
     start = timezone.now() - timedelta(days=30)
     made = Build.objects.bulk_create(
-        Build(pipeline=pipeline, sha=f"{n:040x}", branch="main", status="passed",
-              tests_passed=n, tests_failed=0, tests_skipped=0, coverage=80, artifact=artifact)
+        Build(
+            pipeline=pipeline,
+            sha=f"{n:040x}",
+            branch="main",
+            status="passed",
+            tests_passed=n,
+            tests_failed=0,
+            tests_skipped=0,
+            coverage=80,
+            artifact=artifact,
+        )
         for n in range(builds)
     )
     Build.objects.filter(pipeline=pipeline).update(created_at=start)
@@ -123,9 +139,14 @@ def big_pipeline(environments: int, builds: int) -> Pipeline:
         Build.objects.filter(pk=build.pk).update(created_at=start + timedelta(minutes=n))
     for i, env in enumerate(envs):
         for version in range(1, 4):
-            release = Release.objects.create(environment=env, version=version, cause="manual",
-                                             build=made[-1 - i * 10 - version], artifact=artifact,
-                                             deployed_at=timezone.now())
+            release = Release.objects.create(
+                environment=env,
+                version=version,
+                cause="manual",
+                build=made[-1 - i * 10 - version],
+                artifact=artifact,
+                deployed_at=timezone.now(),
+            )
         env.current_release = release
         env.save()
     return pipeline
@@ -138,8 +159,9 @@ def count_board_queries(client, pipeline: Pipeline) -> int:
     return len(queries)
 
 
-def test_the_board_takes_the_same_few_queries_whatever_the_size(client_for, users,
-                                                                django_assert_num_queries):
+def test_the_board_takes_the_same_few_queries_whatever_the_size(
+    client_for, users, django_assert_num_queries
+):
     client = client_for("developer")
     small = count_board_queries(client, big_pipeline(environments=2, builds=30))
     big = big_pipeline(environments=10, builds=1000)
