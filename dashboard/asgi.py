@@ -11,11 +11,16 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from dashboard.daphne_streaming import install as stream_request_bodies  # noqa: E402
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
+from pipelines.api.streaming import is_streamed, with_streamed_uploads  # noqa: E402
+
+# Artifact uploads skip Django's body spooling and daphne's in-memory buffering (issue 3).
+stream_request_bodies(is_streamed)
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": with_streamed_uploads(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -9,3 +9,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 app = Celery("slipway")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["pipelines"])
+app.autodiscover_tasks(["pipelines"], related_name="notifications")  # deliver_notification

@@ -1,13 +1,20 @@
-"""Demo data for `make run`: one user per role and a few builds of the webshop pipeline.
+"""Demo data for `make run`: one user per role, and the webshop pipeline deploying the
+sample app (examples/sampleapp) for real.
 
-Everything goes through the same use-cases the REST API calls, so the demo
-shows what CI would produce.
+Builds go through the same use-cases the REST API calls (record_build, store_artifact,
+attach_artifact), so their auto-deploys run the local driver: dev, uat and live serve on
+127.0.0.1:8101–8103. Live gets the older master build, so uat is one build ahead, ready to
+promote. Running it again keeps the data and restarts the apps that are not running.
 """
 
+import gzip
+import hashlib
 import io
+import subprocess
 import tarfile
 from pathlib import Path
 
+import requests
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 
@@ -15,20 +22,26 @@ from pipelines.artifacts import store_artifact
 from pipelines.builds import attach_artifact, record_build
 from pipelines.config import load_pipeline_file
 from pipelines.deploys import request_deployment
-from pipelines.models import Build, Pipeline, ReleaseCause
+from pipelines.drivers.local import CURRENT, target_path
+from pipelines.models import Build, Environment, Pipeline, ReleaseCause
 from pipelines.roles import Role
 
 DEMO_PASSWORD = "slipway-demo"
 DEMO_PIPELINE = Path(settings.BASE_DIR) / "examples" / "webshop.toml"
+SAMPLE_APP = Path(settings.BASE_DIR) / "examples" / "sampleapp"
+SAMPLE_APP_FILES = ("app.py", "control.py")
 
-# (sha, branch, message, author, tests (passed, failed, skipped), coverage)
+
+def _sha(label: str) -> str:
+    return hashlib.sha1(label.encode()).hexdigest()
+
+
+# (sha, branch, message, author, tests (passed, failed, skipped), coverage), oldest first.
+OLDER, NEWER, DEV = _sha("sampleapp 1"), _sha("sampleapp 2"), _sha("sampleapp dev")
 DEMO_BUILDS = [
-    ("4f1c2a9e8b7d6c5b4a39281706f5e4d3c2b1a098", "master", "Checkout: show delivery dates",
-     "Ada Lovelace", (412, 0, 3), "87.40"),
-    ("9a8b7c6d5e4f30211f2e3d4c5b6a79880f1e2d3c", "master", "Cart: keep items across logins",
-     "Grace Hopper", (418, 0, 3), "88.10"),
-    ("c0ffee1234567890abcdef1234567890abcdef12", "dev", "WIP: gift cards",
-     "Linus Torvalds", (420, 0, 3), "86.95"),
+    (OLDER, "master", "Checkout: show delivery dates", "Ada Lovelace", (412, 0, 3), "87.40"),
+    (NEWER, "master", "Cart: keep items across logins", "Grace Hopper", (418, 0, 3), "88.10"),
+    (DEV, "dev", "WIP: gift cards", "Linus Torvalds", (420, 0, 3), "86.95"),
 ]
 
 
@@ -47,25 +60,27 @@ def ensure_demo_users() -> list[tuple[str, str]]:
     return made
 
 
-def demo_artifact(sha: str, message: str) -> bytes:
-    """A small .tar.gz standing in for a build's output."""
+def sampleapp_artifact(sha: str, message: str) -> bytes:
+    """The sample app as CI would package it: its files plus REVISION (commit, message).
+
+    Same inputs, same bytes (no timestamps), so the store keeps each version once.
+    """
+    files = {name: (SAMPLE_APP / name).read_bytes() for name in SAMPLE_APP_FILES}
+    files["REVISION"] = f"{sha}\n{message}\n".encode()
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in (("VERSION", sha), ("CHANGES", message)):
-            data = f"{text}\n".encode()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in sorted(files.items()):
             info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = 0  # same bytes every time: content-addressed
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
             tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return gzip.compress(buffer.getvalue(), mtime=0)
 
 
 def ensure_demo_pipeline() -> Pipeline:
     pipeline = load_pipeline_file(DEMO_PIPELINE)
-    if pipeline.builds.exists():
-        return pipeline  # running `make run` again keeps what is there
     for sha, branch, message, author, (passed, failed, skipped), coverage in DEMO_BUILDS:
-        status = "passed" if failed == 0 else "failed"
+        if pipeline.builds.filter(sha=sha, artifact__isnull=False).exists():
+            continue  # running `make run` again keeps what is there
         build, _ = record_build(
             pipeline,
             sha=sha,
@@ -73,19 +88,61 @@ def ensure_demo_pipeline() -> Pipeline:
             message=message,
             author=author,
             url=f"https://ci.example.com/webshop/{sha[:7]}",
-            status=status,
+            status="passed" if failed == 0 else "failed",
             tests={"passed": passed, "failed": failed, "skipped": skipped},
             coverage=coverage,
         )
-        artifact = store_artifact([demo_artifact(sha, message)])
-        attach_artifact(build, artifact)
+        # Attaching the artifact to a passing build auto-deploys it (dev, uat).
+        attach_artifact(build, store_artifact([sampleapp_artifact(sha, message)]))
     _seed_live(pipeline)
+    for env in pipeline.environments.select_related("current_release__build"):
+        ensure_serving(env)
     return pipeline
 
 
 def _seed_live(pipeline: Pipeline) -> None:
     """Live runs the older master build, so uat is one build ahead, ready to promote."""
-    live = pipeline.environments.filter(name="live").first()
-    first = Build.objects.filter(pipeline=pipeline, sha=DEMO_BUILDS[0][0]).first()
-    if live and first and live.current_release is None:
-        request_deployment(live, first, cause=ReleaseCause.PROMOTION, description="promotion from uat")
+    live = pipeline.environments.select_related("current_release__build").get(name="live")
+    if live.current_release and live.current_release.build.sha in {OLDER, NEWER}:
+        return
+    if live.deployments.filter(status__in=("queued", "running")).exists():
+        return
+    older = Build.objects.get(pipeline=pipeline, sha=OLDER)
+    request_deployment(live, older, cause=ReleaseCause.PROMOTION, description="promotion from uat")
+
+
+def ensure_serving(env: Environment) -> str:
+    """Restart a local environment's app if it does not answer with its current commit."""
+    cfg = env.driver_settings
+    release = env.current_release
+    if env.driver != "local" or release is None or not cfg.get("health_url"):
+        return ""
+    sha = release.build.sha
+    if _reports(cfg["health_url"], sha):
+        return f"{env.name} serves {sha[:7]} at {cfg['health_url']}"
+    target = target_path(cfg["path"])
+    if not (target / CURRENT).exists() or not cfg.get("restart_command"):
+        return f"{env.name}: nothing to restart in {target}"
+    subprocess.run(cfg["restart_command"], shell=True, cwd=target, check=False)
+    state = "serves" if _reports(cfg["health_url"], sha) else "does NOT serve"
+    return f"{env.name} {state} {sha[:7]} at {cfg['health_url']} (restarted)"
+
+
+def serving_report(pipeline: Pipeline) -> list[str]:
+    lines = []
+    for env in pipeline.environments.select_related("current_release__build"):
+        cfg, release = env.driver_settings, env.current_release
+        if env.driver == "local" and release and cfg.get("health_url"):
+            ok = _reports(cfg["health_url"], release.build.sha)
+            state = "serves" if ok else "does NOT answer with"
+            lines.append(f"{env.name:<5} {state} {release.build.short_sha} at {cfg['health_url']}")
+    return lines
+
+
+def _reports(url: str, sha: str) -> bool:
+    try:
+        with requests.Session() as session:
+            session.trust_env = False
+            return sha in session.get(url, timeout=2).text
+    except requests.RequestException:
+        return False

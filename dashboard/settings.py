@@ -164,6 +164,53 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * SLIPWAY_MAX_DEPLOY_SECONDS}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {"pipelines.run_deployment": {"queue": "deploys"}}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Deploy runner (pipelines/runner); tests shorten these to seconds ---------
+
+
+def env_seconds(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+SLIPWAY_HEARTBEAT_SECONDS = env_seconds("SLIPWAY_HEARTBEAT_SECONDS", 5)
+# A running deployment whose heartbeat is older than this is marked interrupted.
+SLIPWAY_STALE_AFTER_SECONDS = env_seconds("SLIPWAY_STALE_AFTER_SECONDS", 60)
+SLIPWAY_REAPER_INTERVAL_SECONDS = env_seconds("SLIPWAY_REAPER_INTERVAL_SECONDS", 30)
+SLIPWAY_STEP_TIMEOUT_SECONDS = env_seconds("SLIPWAY_STEP_TIMEOUT_SECONDS", 900)
+SLIPWAY_CANCEL_GRACE_SECONDS = env_seconds("SLIPWAY_CANCEL_GRACE_SECONDS", 10)
+SLIPWAY_HEALTH_TIMEOUT_SECONDS = env_seconds("SLIPWAY_HEALTH_TIMEOUT_SECONDS", 60)
+SLIPWAY_POLL_SECONDS = env_seconds("SLIPWAY_POLL_SECONDS", 0.5)  # health, Heroku, cancel
+SLIPWAY_LOG_FLUSH_SECONDS = env_seconds("SLIPWAY_LOG_FLUSH_SECONDS", 0.075)
+SLIPWAY_LOG_MAX_LINES = int(os.environ.get("SLIPWAY_LOG_MAX_LINES", 1_000_000))
+SLIPWAY_MAX_UNPACKED_BYTES = int(os.environ.get("SLIPWAY_MAX_UNPACKED_BYTES", 8 * 1024**3))
+SLIPWAY_HEROKU_API_URL = os.environ.get("SLIPWAY_HEROKU_API_URL", "https://api.heroku.com")
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-deployments": {
+        "task": "pipelines.reap_stale_deployments",
+        "schedule": SLIPWAY_REAPER_INTERVAL_SECONDS,
+    }
+}
+
+# E-mail (notifications, pipelines/notifications.py): SMTP at EMAIL_HOST, else the console.
+if os.environ.get("EMAIL_HOST"):
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": os.environ["EMAIL_HOST"],
+                "port": int(os.environ.get("EMAIL_PORT", 587)),
+                "username": os.environ.get("EMAIL_HOST_USER", ""),
+                "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": env_bool("EMAIL_USE_TLS", True),
+            },
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "slipway@localhost")
 
 # --- Slipway ---------------------------------------------------------------
 SLIPWAY_ARTIFACT_DIR = Path(os.environ.get("SLIPWAY_ARTIFACT_DIR", VAR_DIR / "artifacts"))

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from dashboard.views import environments, health, pipelines
+from dashboard.views import audit, environments, health, pipelines, promotion
 
 urlpatterns = [
     path("", pipelines.index, name="index"),
@@ -10,6 +10,34 @@ urlpatterns = [
         "pipelines/<slug:pipeline>/environments/<slug:environment>/",
         environments.environment_detail,
         name="environment",
+    ),
+    path("pipelines/<slug:pipeline>/audit/", audit.audit_log, name="audit"),
+    path("pipelines/<slug:pipeline>/freeze", promotion.freeze, name="pipeline-freeze"),
+    path("pipelines/<slug:pipeline>/unfreeze", promotion.unfreeze, name="pipeline-unfreeze"),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/checklist/<slug:key>/sign",
+        promotion.sign,
+        name="promotion-sign",
+    ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/signoffs/<int:signoff>/revoke",
+        promotion.revoke,
+        name="promotion-revoke",
+    ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/promote",
+        promotion.promote,
+        name="promotion-promote",
+    ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/lock",
+        promotion.lock,
+        name="environment-lock",
+    ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/unlock",
+        promotion.unlock,
+        name="environment-unlock",
     ),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", include("pipelines.api.urls")),

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from pipelines import notifications
 from pipelines.models import AuditEvent, Environment, Pipeline
 
 
@@ -19,7 +20,7 @@ def record(
     """Append one event to the audit log. `actor` None means Slipway or CI acted on its own."""
     if actor is not None and not actor.is_authenticated:
         actor = None
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         pipeline=pipeline,
         environment=environment,
         actor=actor,
@@ -27,3 +28,5 @@ def record(
         message=message[:500],
         data=data,
     )
+    notifications.audit_recorded(event)  # deploy news for Slack, webhooks, e-mail
+    return event

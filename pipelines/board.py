@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Prefetch, Q
 
+from pipelines.checklist import ChecklistState, active_items_with_latest_signoff, evaluate
 from pipelines.models import (
     Build,
     ChecklistItem,
@@ -31,6 +32,11 @@ class EnvironmentCard:
     checklist: list[ChecklistItem] = field(default_factory=list)
     # For an environment promoted from another: what that one runs now.
     candidate: Release | None = None
+    # …and whether each checklist item counts for promoting that candidate, or why not.
+    checklist_state: ChecklistState | None = None
+    # What promoting would bring: the candidate's builds not here yet, and the compare link.
+    candidate_ahead: int | None = None
+    candidate_compare_url: str | None = None
 
     @property
     def build(self) -> Build | None:
@@ -49,7 +55,7 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
             "current_release__created_by",
             "promote_from",
         ).prefetch_related(
-            Prefetch("checklist_items", queryset=ChecklistItem.objects.order_by("position"))
+            Prefetch("checklist_items", queryset=active_items_with_latest_signoff())
         )
     )
     active = {
@@ -82,7 +88,13 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
     for card in cards:
         if card.environment.promote_from_id:
             card.candidate = releases.get(card.environment.promote_from_id)
+            card.checklist_state = evaluate(card.environment, card.checklist, card.candidate)
     _count_builds_ahead(pipeline, cards)
+    by_pk = {card.environment.pk: card for card in cards}
+    for card in cards:
+        source = by_pk.get(card.environment.promote_from_id)
+        if source and source.downstream and source.downstream.pk == card.environment.pk:
+            card.candidate_ahead, card.candidate_compare_url = source.ahead, source.compare_url
     return cards
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
+from django.core.validators import URLValidator, validate_email
 from django.db import transaction
+from django.utils import timezone
 
 from pipelines.audit import record
 from pipelines.errors import ConfigError
@@ -32,7 +33,13 @@ DURATION_RE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ROOT_KEYS = ("pipeline", "environments")
-PIPELINE_KEYS = ("name", "repository_url")
+PIPELINE_KEYS = ("name", "repository_url", "notifications")
+# [[pipeline.notifications]]: kind → the keys it takes (pipelines/notifications.py sends them).
+NOTIFICATION_KEYS = {
+    "slack": ("kind", "url"),
+    "webhook": ("kind", "url", "secret_env"),
+    "email": ("kind", "to"),
+}
 ENVIRONMENT_KEYS = ("name", "branch", "promote_from", "driver", "checklist")
 CHECKLIST_KEYS = ("key", "label", "role", "valid_for")
 # Each driver's settings, key → accepted TOML types; REQUIRED_SETTINGS says which must be set.
@@ -81,6 +88,7 @@ class PipelineConfig:
     name: str
     repository_url: str
     environments: tuple[EnvironmentConfig, ...]
+    notifications: tuple[dict[str, str], ...] = ()
 
 
 @dataclass
@@ -135,8 +143,8 @@ class LoadReport:
             )
         if self.items_left_out:
             found.append(
-                f"{self.pipeline.name}: checklist items not in {self.source} were kept and still "
-                f"apply: {', '.join(self.items_left_out)}"
+                f"{self.pipeline.name}: checklist items not in {self.source} were retired (kept "
+                f"with their history, no longer gating promotion): {', '.join(self.items_left_out)}"
             )
         return found
 
@@ -191,7 +199,9 @@ def apply_pipeline(config: PipelineConfig) -> LoadReport:
             name=config.name, defaults={"repository_url": config.repository_url}
         )
         report = LoadReport(pipeline=pipeline, source=config.source, pipeline_created=created)
-        if _assign(pipeline, repository_url=config.repository_url):
+        values = {"repository_url": config.repository_url}
+        values["notifications"] = [dict(target) for target in config.notifications]
+        if _assign(pipeline, **values):
             report.pipeline_updated = True
             pipeline.save()
         environments = _apply_environments(pipeline, config, report)
@@ -271,13 +281,20 @@ def _apply_checklist(
             role=item_config.role,
             valid_for=item_config.valid_for,
             position=position,
+            retired_at=None,  # back in the file: it gates promotion again
         )
         if is_new or changed:
             item.save()
             done = report.items_created if is_new else report.items_updated
             done.append(f"{env.name}/{item.key}")
     in_file = {item.key for item in items}
-    report.items_left_out += [f"{env.name}/{key}" for key in existing if key not in in_file]
+    left_out = [item for key, item in existing.items() if key not in in_file]
+    # Kept for their sign-off history, but retired: they no longer gate promotion.
+    for item in left_out:
+        if item.retired_at is None:
+            item.retired_at = timezone.now()
+            item.save(update_fields=["retired_at"])
+    report.items_left_out += [f"{env.name}/{item.key}" for item in left_out]
 
 
 # Checking
@@ -330,7 +347,48 @@ class _Checker:
             name=name,
             repository_url=repository_url,
             environments=self.environments(data.get("environments")),
+            notifications=self.notifications(pipeline.get("notifications", [])),
         )
+
+    def notifications(self, tables: Any) -> tuple[dict[str, str], ...]:
+        where = _Where(("pipeline",), "[pipeline]")
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            self.fail(
+                where,
+                "notifications must be tables written as [[pipeline.notifications]]",
+                key="notifications",
+            )
+        return tuple(self.notification(index, table) for index, table in enumerate(tables))
+
+    def notification(self, index: int, table: dict[str, Any]) -> dict[str, str]:
+        where = _Where(("pipeline",), f"[[pipeline.notifications]] #{index + 1}")
+        kind = self.string(where, table, "kind", required=True)
+        if kind not in NOTIFICATION_KEYS:
+            choices = ", ".join(map(_quoted, NOTIFICATION_KEYS))
+            self.fail(where, f'kind "{kind}" is not one of {choices}', key="notifications")
+        self.reject_unknown(where, table, NOTIFICATION_KEYS[kind])
+        target = {"kind": kind}
+        if kind == "email":
+            target["to"] = self.string(where, table, "to", required=True)
+            try:
+                validate_email(target["to"])
+            except ValidationError:
+                self.fail(where, f'to "{target["to"]}" is not an e-mail address', key="to")
+            return target
+        if not self.string(where, table, "url", required=True):
+            self.fail(where, "url is required", key="url")
+        target["url"] = self.url(where, table, "url")
+        secret_env = self.string(where, table, "secret_env")
+        if secret_env:
+            if not ENV_VAR_RE.fullmatch(secret_env):
+                self.fail(
+                    where,
+                    f'secret_env "{secret_env}" must be the name of an environment variable '
+                    "(the secret itself does not belong in the file)",
+                    key="secret_env",
+                )
+            target["secret_env"] = secret_env
+        return target
 
     def decode(self) -> dict[str, Any]:
         try:

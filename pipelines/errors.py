@@ -58,6 +58,16 @@ class ChecklistIncomplete(Conflict):
     code = "checklist_incomplete"
 
 
+class CandidateChanged(Conflict):
+    """What the user saw (a pinned digest) is no longer what would be promoted or signed."""
+
+    code = "candidate_changed"
+
+
+class PromotionRunning(Conflict):
+    code = "promotion_running"
+
+
 class EnvironmentLocked(SlipwayError):
     code = "environment_locked"
     http_status = 423

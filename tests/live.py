@@ -13,6 +13,7 @@ Other tests can start a server of their own with other settings:
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -129,7 +130,25 @@ def _slipway_server_process(django_db_setup, django_db_blocker, tmp_path_factory
 
 @pytest.fixture
 def slipway_server(_slipway_server_process, transactional_db, settings) -> LiveServer:
-    """The session's live server; this test's rows are committed and its store is shared."""
+    """The session's live server; this test's rows are committed and its store is shared
+    (and empty at the start of each test, like the database)."""
+    shutil.rmtree(_slipway_server_process.artifact_dir)
+    _slipway_server_process.artifact_dir.mkdir()
     settings.SLIPWAY_ARTIFACT_DIR = _slipway_server_process.artifact_dir
     settings.SLIPWAY_MAX_ARTIFACT_BYTES = LIVE_MAX_ARTIFACT_BYTES
     return _slipway_server_process
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def token_for(users):
+    """token_for("developer") → a new raw API token of that role's user."""
+    from pipelines.tokens import create_token
+
+    def make(name: str) -> str:
+        return create_token(users[name], name=f"{name} test token")[1]
+
+    return make

@@ -265,14 +265,26 @@ def test_it_never_deletes_an_environment_left_out_of_the_file(webshop):
     assert "dev" in report.warnings()[0]
 
 
-def test_it_keeps_checklist_items_left_out_of_the_file_and_says_so(webshop):
+def test_it_retires_checklist_items_left_out_of_the_file_and_says_so(webshop):
     last_item = GOOD_TOML[GOOD_TOML.rindex("[[environments.checklist]]") :]
     report = apply_pipeline(parse_pipeline_text(changed(GOOD_TOML, last_item, "")))
     assert report.items_left_out == ["live/smoke-tested"]
-    assert ChecklistItem.objects.filter(key="smoke-tested").exists()
+    item = ChecklistItem.objects.get(key="smoke-tested")  # kept: sign-offs refer to it
+    assert item.retired_at is not None
+    assert ChecklistItem.objects.get(key="not-mid-demo").retired_at is None
     assert report.warnings() == [
-        "webshop: checklist items not in <string> were kept and still apply: live/smoke-tested"
+        "webshop: checklist items not in <string> were retired (kept with their history, "
+        "no longer gating promotion): live/smoke-tested"
     ]
+
+
+def test_a_retired_checklist_item_comes_back_when_the_file_lists_it_again(webshop):
+    last_item = GOOD_TOML[GOOD_TOML.rindex("[[environments.checklist]]") :]
+    apply_pipeline(parse_pipeline_text(changed(GOOD_TOML, last_item, "")))
+    report = apply_pipeline(parse_pipeline_text(GOOD_TOML))
+    assert ChecklistItem.objects.get(key="smoke-tested").retired_at is None
+    assert report.items_updated == ["live/smoke-tested"]
+    assert report.warnings() == []
 
 
 # Bad files: the message names file, line, environment and field; the database stays as it was
@@ -294,7 +306,7 @@ BAD_FILES = {
     "unknown_pipeline_key": (
         ("repository_url =", "repository ="),
         3,
-        '[pipeline]: unknown key "repository" (allowed: name, repository_url)',
+        '[pipeline]: unknown key "repository" (allowed: name, repository_url, notifications)',
         "repository",
     ),
     "unknown_environment_key": (

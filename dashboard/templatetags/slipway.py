@@ -45,3 +45,11 @@ def duration(value) -> str:
             parts.append(f"{seconds // size} {unit}")
             seconds %= size
     return " ".join(parts) or "0 s"
+
+
+@register.filter
+def duration_text(value) -> str:
+    """timedelta(minutes=30) → "30m", as pipeline.toml writes it."""
+    from pipelines.checklist import format_duration
+
+    return format_duration(value) if value else ""

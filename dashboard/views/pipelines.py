@@ -3,6 +3,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from dashboard.access import viewer_required
 from pipelines.board import environment_cards
+from pipelines.locks import freeze_of
 from pipelines.models import Pipeline
 from pipelines.roles import roles_of
 
@@ -20,4 +21,5 @@ def board(request: HttpRequest, pipeline: str) -> HttpResponse:
     pipeline = get_object_or_404(Pipeline, name=pipeline)
     cards = environment_cards(pipeline)
     context = {"pipeline": pipeline, "cards": cards, "roles": roles_of(request.user)}
+    context["freeze"] = freeze_of(pipeline)
     return render(request, "dashboard/board.html", context)

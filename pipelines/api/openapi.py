@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from pipelines.api.decorators import api_view
 from pipelines.api.openapi_schemas import (
+    ENVIRONMENT_PARAM,
     ERRORS,
     PIPELINE_PARAM,
     SCHEMAS,
@@ -124,6 +125,83 @@ PATHS: dict[str, Any] = {
                 "201": ok("Stored and attached.", ref("Artifact")),
                 "200": ok("These bytes were already attached to the build.", ref("Artifact")),
                 **errors(*WRITE, "409"),
+            },
+        },
+    },
+    "/api/v1/pipelines/{pipeline}/promotions": {
+        "parameters": [PIPELINE_PARAM],
+        "post": {
+            "operationId": "promote",
+            "summary": "Deploy what `from` runs to `to` (lead; the checklist must be complete).",
+            "description": "409 `checklist_incomplete` lists what is missing in details.missing; "
+            "409 `candidate_changed` when `from` no longer runs the pinned digest; 409 "
+            "`promotion_running` names the running deployment; 423 `environment_locked`.",
+            "requestBody": {
+                "required": True,
+                "content": json_content(
+                    obj(
+                        ["from", "to"],
+                        {
+                            "from": {"type": "string"},
+                            "to": {"type": "string"},
+                            "digest": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
+                        },
+                    )
+                ),
+            },
+            "responses": {
+                "202": ok(
+                    "The promotion's deployment, queued.",
+                    obj(
+                        ["id", "status", "environment", "version", "sha", "digest", "promotion"],
+                        {
+                            "id": {"type": "integer"},
+                            "status": {"type": "string"},
+                            "environment": {"type": "string"},
+                            "version": {"type": "string"},
+                            "sha": {"type": "string"},
+                            "digest": {"type": ["string", "null"]},
+                            "url": {"type": "string"},
+                            "promotion": {"type": "object"},
+                        },
+                    ),
+                ),
+                **errors(*WRITE, "409", "423"),
+            },
+        },
+    },
+    "/api/v1/pipelines/{pipeline}/environments/{environment}/lock": {
+        "parameters": [PIPELINE_PARAM, ENVIRONMENT_PARAM],
+        "post": {
+            "operationId": "lockEnvironment",
+            "summary": "Lock the environment: deploys and promotions to it are refused (lead).",
+            "requestBody": {
+                "required": True,
+                "content": json_content(obj(["reason"], {"reason": {"type": "string"}})),
+            },
+            "responses": {
+                "200": ok(
+                    "The lock.",
+                    obj(
+                        ["environment", "lock"],
+                        {"environment": {"type": "string"}, "lock": ref("Lock")},
+                    ),
+                ),
+                **errors(*WRITE, "409"),
+            },
+        },
+        "delete": {
+            "operationId": "unlockEnvironment",
+            "summary": "Lift the environment's lock (lead).",
+            "responses": {
+                "200": ok(
+                    "Unlocked.",
+                    obj(
+                        ["environment", "lock"],
+                        {"environment": {"type": "string"}, "lock": {"type": "null"}},
+                    ),
+                ),
+                **errors(*READ, "404", "409"),
             },
         },
     },

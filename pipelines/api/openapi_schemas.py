@@ -45,6 +45,7 @@ ERRORS = {
     "409": "A different artifact is already attached to the build.",
     "413": "The body is larger than the limit.",
     "422": "Well-formed but wrong: the field at fault is in details.field.",
+    "423": "The environment (or its whole pipeline) is locked: details say who, why, since when.",
 }
 
 
@@ -54,6 +55,12 @@ def errors(*statuses: str) -> dict[str, Any]:
 
 PIPELINE_PARAM = {
     "name": "pipeline",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+}
+ENVIRONMENT_PARAM = {
+    "name": "environment",
     "in": "path",
     "required": True,
     "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from pipelines.api import artifacts, builds, openapi, status
+from pipelines.api import artifacts, builds, openapi, promotions, status
 
 app_name = "api"
 
@@ -14,6 +14,12 @@ urlpatterns = [
     path("pipelines/<slug:pipeline>/builds/<str:sha>/reports", builds.reports, name="reports"),
     path(
         "pipelines/<slug:pipeline>/builds/<str:sha>/artifact", artifacts.artifact, name="artifact"
+    ),
+    path("pipelines/<slug:pipeline>/promotions", promotions.promotions, name="promotions"),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/lock",
+        promotions.environment_lock,
+        name="environment-lock",
     ),
     # Anything else under /api/v1/ answers with a JSON 404, not the HTML page.
     re_path(r"^.*$", openapi.no_such_endpoint, name="no-such-endpoint"),

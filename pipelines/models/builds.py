@@ -24,6 +24,9 @@ class Artifact(models.Model):
     digest = models.CharField(max_length=71, unique=True, validators=[validate_digest])
     size = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # The Heroku slug made of these bytes, once the heroku driver uploaded them: every later
+    # release of this artifact (promotion to the next app, rollback) reuses the same slug.
+    heroku_slug_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [

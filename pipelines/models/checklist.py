@@ -17,6 +17,9 @@ class ChecklistItem(models.Model):
     # A sign-off expires after this long (empty: until the candidate changes).
     valid_for = models.DurationField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
+    # Set by the loader when pipeline.toml no longer lists the item: kept for its history,
+    # but it no longer gates promotion. Cleared when the item comes back.
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["environment", "position", "key"]

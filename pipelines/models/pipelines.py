@@ -8,6 +8,9 @@ class Pipeline(models.Model):
 
     name = models.SlugField(max_length=64, unique=True)
     repository_url = models.URLField(blank=True)
+    # Where deploy and promotion news goes: [[pipeline.notifications]] of pipeline.toml, as
+    # {"kind": "slack"|"webhook"|"email", "url"/"to", "secret_env"} (pipelines/notifications.py).
+    notifications = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from dashboard.demo import DEMO_PASSWORD, ensure_demo_pipeline, ensure_demo_users
+from dashboard.demo import DEMO_PASSWORD, ensure_demo_pipeline, ensure_demo_users, serving_report
 
 
 class Command(BaseCommand):
@@ -12,3 +12,5 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo pipeline '{pipeline.name}' is ready. Log in as one of:")
         for username, label in users:
             self.stdout.write(f"  {username:<10} ({label})  password: {DEMO_PASSWORD}")
+        for line in serving_report(pipeline):
+            self.stdout.write(f"  {line}")

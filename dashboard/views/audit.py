@@ -1,0 +1,38 @@
+"""The audit log of a pipeline: who changed what and when, newest first (read only)."""
+
+from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from dashboard.access import viewer_required
+from pipelines.models import AuditEvent, Pipeline
+
+PAGE_SIZE = 50
+
+
+@viewer_required
+def audit_log(request: HttpRequest, pipeline: str) -> HttpResponse:
+    pipeline = get_object_or_404(Pipeline, name=pipeline)
+    environment = request.GET.get("environment", "")
+    username = request.GET.get("user", "")
+    events = AuditEvent.objects.filter(pipeline=pipeline).select_related("environment", "actor")
+    if environment:
+        events = events.filter(environment__name=environment)
+    if username:
+        events = events.filter(actor__username=username)
+    actor_ids = AuditEvent.objects.filter(pipeline=pipeline, actor__isnull=False).values("actor")
+    context = {
+        "pipeline": pipeline,
+        "page": Paginator(events, PAGE_SIZE).get_page(request.GET.get("page")),
+        "environments": pipeline.environments.values_list("name", flat=True),
+        "users": get_user_model()
+        .objects.filter(pk__in=actor_ids)
+        .order_by("username")
+        .values_list("username", flat=True),
+        "environment": environment,
+        "username": username,
+        "filters": request.GET.copy(),
+    }
+    context["filters"].pop("page", None)
+    return render(request, "dashboard/audit.html", context)

@@ -1,0 +1,90 @@
+"""Promotions and locks over the API (DESIGN §4): the same use-cases as the board's buttons."""
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+
+from pipelines import locks
+from pipelines.api.decorators import api_view
+from pipelines.api.parsing import check_fields, json_object
+from pipelines.builds import get_pipeline
+from pipelines.errors import InvalidInput, NotFound
+from pipelines.models import Deployment, Environment, Lock, Pipeline
+from pipelines.models.builds import DIGEST_RE
+from pipelines.promotion import promote
+
+
+@api_view("POST")
+def promotions(request: HttpRequest, pipeline: str) -> JsonResponse:
+    found = get_pipeline(pipeline)
+    data = json_object(request)
+    check_fields(data, allowed=("from", "to", "digest"), required=("from", "to"))
+    source = _named(found, data["from"], field="from")
+    target = _named(found, data["to"], field="to")
+    digest = data.get("digest")
+    if digest is not None and not (isinstance(digest, str) and DIGEST_RE.match(digest)):
+        raise InvalidInput(
+            "digest must be 'sha256:' followed by 64 lowercase hex characters.", field="digest"
+        )
+    deployment = promote(found, source, target, by=request.user, digest=digest)
+    return JsonResponse(promotion_json(deployment), status=202)
+
+
+@api_view("POST", "DELETE")
+def environment_lock(request: HttpRequest, pipeline: str, environment: str) -> JsonResponse:
+    found = get_pipeline(pipeline)
+    env = _environment(found, environment)
+    if request.method == "DELETE":
+        locks.unlock(found, env, by=request.user)
+        return JsonResponse({"environment": env.name, "lock": None})
+    data = json_object(request)
+    check_fields(data, allowed=("reason",), required=("reason",))
+    if not isinstance(data["reason"], str):
+        raise InvalidInput("reason must be a string.", field="reason")
+    created = locks.lock(found, env, by=request.user, reason=data["reason"])
+    return JsonResponse({"environment": env.name, "lock": lock_json(created)})
+
+
+def promotion_json(deployment: Deployment) -> dict[str, Any]:
+    release, promotion = deployment.release, deployment.promotion
+    return {
+        "id": deployment.pk,
+        "status": deployment.status,
+        "environment": deployment.environment.name,
+        "version": release.label,
+        "sha": release.build.sha,
+        "digest": release.artifact.digest if release.artifact else None,
+        "url": f"/deployments/{deployment.pk}/",
+        "promotion": {
+            "from": promotion.source.name,
+            "to": promotion.target.name,
+            "digest": promotion.artifact.digest,
+            "requested_by": promotion.requested_by.get_username(),
+        },
+    }
+
+
+def lock_json(lock: Lock) -> dict[str, Any]:
+    return {
+        "owner": lock.owner.get_username(),
+        "reason": lock.reason,
+        "since": lock.created_at.isoformat(),
+        "scope": "environment" if lock.environment_id else "pipeline",
+    }
+
+
+def _environment(pipeline: Pipeline, name: str) -> Environment:
+    found = pipeline.environments.select_related("promote_from").filter(name=name).first()
+    if found is None:
+        raise NotFound(f"{pipeline.name} has no environment {name!r}.", environment=name)
+    return found
+
+
+def _named(pipeline: Pipeline, name: Any, *, field: str) -> Environment:
+    """An environment named in the body: a wrong name is bad input (422), not a missing page."""
+    if not isinstance(name, str):
+        raise InvalidInput(f"{field} must be an environment's name.", field=field)
+    try:
+        return _environment(pipeline, name)
+    except NotFound as exc:
+        raise InvalidInput(exc.message, field=field) from None

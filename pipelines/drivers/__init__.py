@@ -1,0 +1,23 @@
+"""Drivers make a release current on a target (DESIGN §3): a local directory, the
+environment's own script, or a Heroku app."""
+
+from pipelines.drivers.base import STEPS, Driver
+from pipelines.runner.context import RunContext
+
+
+def driver_for(ctx: RunContext) -> Driver | None:
+    """The driver of the deployment's environment; None records the release only."""
+    from pipelines.drivers.heroku import HerokuDriver
+    from pipelines.drivers.local import LocalDriver
+    from pipelines.drivers.script import ScriptDriver
+
+    drivers = {d.name: d for d in (LocalDriver, ScriptDriver, HerokuDriver)}
+    name = ctx.environment.driver
+    if not name:
+        return None
+    if name not in drivers:
+        raise ValueError(f"Unknown driver {name!r} for {ctx.environment}.")
+    return drivers[name](ctx)
+
+
+__all__ = ["STEPS", "Driver", "driver_for"]

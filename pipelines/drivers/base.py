@@ -1,0 +1,47 @@
+"""What every driver shares: the step vocabulary and the interface the runner calls."""
+
+from pipelines.runner.context import RunContext, StepFailed
+
+MAINTENANCE_ON = "maintenance on"
+BACKUP = "backup"
+RELEASE = "release"
+RELEASE_COMMAND = "release command"
+SWITCH = "switch"
+MAINTENANCE_OFF = "maintenance off"
+HEALTH_CHECK = "health check"
+
+# The order steps run in (DESIGN §3); each driver uses the ones it needs.
+STEPS = (MAINTENANCE_ON, BACKUP, RELEASE, RELEASE_COMMAND, SWITCH, MAINTENANCE_OFF, HEALTH_CHECK)
+
+
+class Driver:
+    """Runs the steps of one deployment. A step named "release command" is the method
+    `release_command`; `uses` says which steps apply to this environment."""
+
+    name = ""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+
+    def uses(self, step: str) -> bool:
+        raise NotImplementedError
+
+    def steps(self) -> list[str]:
+        return [step for step in STEPS if self.uses(step)]
+
+    def step_timeout(self, step: str) -> float | None:
+        """A step's own time limit (None: SLIPWAY_STEP_TIMEOUT_SECONDS)."""
+        return None
+
+    def run_step(self, step: str) -> None:
+        getattr(self, step.replace(" ", "_"))()
+
+    def recover(self) -> None:
+        """After a failed or cancelled step: leave the previous release serving."""
+
+    def setting(self, key: str) -> str:
+        value = self.settings.get(key)
+        if not value:
+            raise StepFailed(f"The {self.name} driver needs `{key}` in the environment's settings.")
+        return value

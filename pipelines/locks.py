@@ -1,0 +1,120 @@
+"""Locking an environment (or freezing a whole pipeline): no deploys, no promotions there."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from pipelines import audit
+from pipelines.errors import Conflict, EnvironmentLocked, InvalidInput, PermissionDenied
+from pipelines.live import publish_board
+from pipelines.models import Environment, Lock, Pipeline
+from pipelines.roles import can_lead
+
+
+def lock(
+    pipeline: Pipeline, environment: Environment | None, *, by: AbstractBaseUser, reason: str
+) -> Lock:
+    """Lock `environment`, or freeze all of `pipeline` when it is None (lead only)."""
+    _require_lead(by, "lock")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why you lock it: a reason is required.", field="reason")
+    if len(reason) > 500:
+        raise InvalidInput("A reason is at most 500 characters.", field="reason")
+    scope = _scope(pipeline, environment)
+    try:
+        with transaction.atomic():
+            created = Lock.objects.create(
+                pipeline=pipeline, environment=environment, owner=by, reason=reason
+            )
+            audit.record(
+                "lock",
+                f"{by.get_username()} locked {scope}: {reason}",
+                pipeline=pipeline,
+                environment=environment,
+                actor=by,
+                reason=reason,
+            )
+            _publish_after_commit(pipeline.pk)
+    except IntegrityError:
+        existing = _find(pipeline, environment)
+        raise Conflict(
+            f"{scope} is already locked"
+            + (f" by {existing.owner.get_username()}: {existing.reason}" if existing else "."),
+        ) from None
+    return created
+
+
+def unlock(pipeline: Pipeline, environment: Environment | None, *, by: AbstractBaseUser) -> None:
+    """Lift the lock of `environment`, or the freeze of `pipeline` when it is None (lead only)."""
+    _require_lead(by, "unlock")
+    scope = _scope(pipeline, environment)
+    with transaction.atomic():
+        existing = _find(pipeline, environment)
+        if existing is None:
+            raise Conflict(f"{scope} is not locked.")
+        existing.delete()
+        audit.record(
+            "unlock",
+            f"{by.get_username()} unlocked {scope} (locked by {existing.owner.get_username()}: "
+            f"{existing.reason})",
+            pipeline=pipeline,
+            environment=environment,
+            actor=by,
+            reason=existing.reason,
+        )
+        _publish_after_commit(pipeline.pk)
+
+
+def lock_on(environment: Environment) -> Lock | None:
+    """The lock that stops changes to `environment`: its own, else its pipeline's freeze."""
+    return (
+        Lock.objects.filter(pipeline_id=environment.pipeline_id)
+        .filter(Q(environment=environment) | Q(environment__isnull=True))
+        .select_related("owner")
+        .order_by("environment_id")  # its own lock first (NULLs sort last on both databases)
+        .first()
+    )
+
+
+def freeze_of(pipeline: Pipeline) -> Lock | None:
+    """The lock on all of `pipeline`, if any."""
+    return _find(pipeline, None)
+
+
+def check_unlocked(environment: Environment) -> None:
+    """Raise EnvironmentLocked, saying who locked it and why, if `environment` is locked."""
+    found = lock_on(environment)
+    if found is None:
+        return
+    scope = environment.name if found.environment_id else "the whole pipeline"
+    raise EnvironmentLocked(
+        f"{environment.name} is locked: {found.owner.get_username()} locked {scope} "
+        f"{found.created_at:%Y-%m-%d %H:%M} UTC: {found.reason}",
+        environment=environment.name,
+        locked_by=found.owner.get_username(),
+        reason=found.reason,
+        since=found.created_at.isoformat(),
+        scope="environment" if found.environment_id else "pipeline",
+    )
+
+
+def _find(pipeline: Pipeline, environment: Environment | None) -> Lock | None:
+    return (
+        Lock.objects.filter(pipeline=pipeline, environment=environment)
+        .select_related("owner")
+        .first()
+    )
+
+
+def _scope(pipeline: Pipeline, environment: Environment | None) -> str:
+    return environment.name if environment else f"all of {pipeline.name}"
+
+
+def _require_lead(by: AbstractBaseUser, action: str) -> None:
+    if not can_lead(by):
+        raise PermissionDenied(f"Only a team lead may {action} environments.")
+
+
+def _publish_after_commit(pipeline_id: int) -> None:
+    transaction.on_commit(lambda: publish_board(pipeline_id), robust=True)

@@ -1,0 +1,223 @@
+"""Telling people about deploys and promotions: Slack, signed JSON webhooks, e-mail.
+
+A pipeline's targets come from `[[pipeline.notifications]]` in its pipeline.toml. News leaves
+after commit, in the background (a Celery task with REDIS_URL, else a thread), is retried with
+backoff and logged; a failed delivery never fails what it reports.
+
+Events: deployment.started (requested), deployment.succeeded, deployment.failed (failed or
+interrupted) and promotion.done (a promotion's deployment succeeded; sent instead of
+deployment.succeeded). Payloads:
+- slack: `{"text": …}`, as Slack's incoming webhooks take it;
+- webhook: `{"event", "text", "pipeline", "environment", "deployment", …}`, the JSON body signed
+  with HMAC-SHA256 under the secret in the variable `secret_env` names:
+  `X-Slipway-Signature: sha256=<hex>`, plus `X-Slipway-Event: <event>`;
+- email: subject "[Slipway] <text>", the same facts as the body.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+from celery import current_app, shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from pipelines.models import AuditEvent, Deployment, Promotion
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("slack", "webhook", "email")
+SIGNATURE_HEADER = "X-Slipway-Signature"
+TIMEOUT = (5, 15)
+# Seconds to wait before each retry (settings.SLIPWAY_NOTIFICATION_RETRY_DELAYS overrides).
+RETRY_DELAYS = (5, 30, 120)
+
+AUDIT_ACTIONS = {
+    "deployment_requested": "deployment.started",
+    "deployment_succeeded": "deployment.succeeded",
+    "deployment_failed": "deployment.failed",
+    "deployment_interrupted": "deployment.failed",
+}
+
+Target = dict[str, str]
+Payload = dict[str, Any]
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+def audit_recorded(event: AuditEvent) -> None:
+    """Called for every audit event: the deploy ones become news for the pipeline's targets."""
+    name = AUDIT_ACTIONS.get(event.action)
+    pipeline = event.pipeline
+    if name is None or pipeline is None or not pipeline.notifications:
+        return
+    deployment = (
+        Deployment.objects.select_related(
+            "release__build", "release__artifact", "environment", "requested_by"
+        )
+        .filter(pk=event.data.get("deployment"))
+        .first()
+    )
+    if deployment is None:
+        return
+    promotion = Promotion.objects.select_related("source").filter(deployment=deployment).first()
+    if promotion is not None and name == "deployment.succeeded":
+        name = "promotion.done"
+    send(pipeline.notifications, payload_for(name, pipeline.name, deployment, promotion))
+
+
+def payload_for(
+    name: str, pipeline: str, deployment: Deployment, promotion: Promotion | None = None
+) -> Payload:
+    release, env = deployment.release, deployment.environment
+    build, artifact = release.build, release.artifact
+    what = f"{release.label} of {build.short_sha}"
+    texts = {
+        "deployment.started": f"{pipeline}: deploying {what} to {env.name} ({release.description})",
+        "deployment.succeeded": f"{pipeline}: {env.name} now runs {what}",
+        "deployment.failed": f"{pipeline}: deployment of {what} to {env.name} "
+        f"{deployment.status}: {env.name} keeps its previous release"
+        + (f" ({deployment.error})" if deployment.error else ""),
+        "promotion.done": f"{pipeline}: promoted {build.short_sha} "
+        f"({artifact.digest if artifact else 'no artifact'}) from "
+        f"{promotion.source.name if promotion else '?'} to {env.name} as {release.label}",
+    }
+    by = deployment.requested_by
+    return {
+        "event": name,
+        "text": texts[name],
+        "pipeline": pipeline,
+        "environment": env.name,
+        "deployment": deployment.pk,
+        "status": deployment.status,
+        "version": release.label,
+        "sha": build.sha,
+        "digest": artifact.digest if artifact else None,
+        "by": by.get_username() if by else None,
+        "promoted_from": promotion.source.name if promotion else None,
+        "path": f"/deployments/{deployment.pk}/",
+        "time": timezone.now().isoformat(),
+    }
+
+
+def send(targets: Sequence[Target], payload: Payload) -> None:
+    """Deliver `payload` to every target once the current transaction commits."""
+    targets = list(targets)
+    delays = tuple(getattr(settings, "SLIPWAY_NOTIFICATION_RETRY_DELAYS", RETRY_DELAYS))
+    transaction.on_commit(lambda: _dispatch(targets, payload, delays), robust=True)
+
+
+def _dispatch(targets: list[Target], payload: Payload, delays: tuple[float, ...]) -> None:
+    for target in targets:
+        if settings.REDIS_URL and _enqueue(target, payload, delays):
+            continue
+        threading.Thread(
+            target=deliver_with_retries,
+            args=(target, payload, delays),
+            name=f"notify-{target.get('kind')}",
+            daemon=True,
+        ).start()
+
+
+def _enqueue(target: Target, payload: Payload, delays: tuple[float, ...]) -> bool:
+    try:
+        with current_app.connection_for_write(settings.REDIS_URL) as connection:
+            deliver_task.apply_async(args=[target, payload, list(delays)], connection=connection)
+        return True
+    except Exception:  # the broker is down: a thread still gets the news out
+        logger.exception("could not queue a %s notification; sending it from here", target["kind"])
+        return False
+
+
+@shared_task(name="pipelines.deliver_notification", bind=True, max_retries=None)
+def deliver_task(self, target: Target, payload: Payload, delays: list[float]) -> None:
+    try:
+        deliver(target, payload)
+    except Exception as exc:
+        if self.request.retries >= len(delays):
+            logger.error(
+                "gave up on the %s notification %s: %s", target["kind"], payload["event"], exc
+            )
+            return
+        logger.warning("%s notification failed (%s); retrying", target["kind"], exc)
+        raise self.retry(countdown=delays[self.request.retries]) from exc
+
+
+def deliver_with_retries(target: Target, payload: Payload, delays: Sequence[float]) -> bool:
+    """Try once, then once after each delay; log every failure. True if it got through."""
+    for attempt, delay in enumerate([0, *delays], start=1):
+        time.sleep(delay)
+        try:
+            deliver(target, payload)
+            logger.info("sent %s notification %s", target["kind"], payload["event"])
+            return True
+        except Exception as exc:
+            logger.warning(
+                "%s notification %s failed (attempt %d of %d): %s",
+                target["kind"],
+                payload["event"],
+                attempt,
+                len(delays) + 1,
+                exc,
+            )
+    logger.error("gave up on the %s notification %s", target["kind"], payload["event"])
+    return False
+
+
+def deliver(target: Target, payload: Payload) -> None:
+    """One attempt; raises on any failure."""
+    kind = target["kind"]
+    if kind == "slack":
+        _post(target["url"], json.dumps({"text": payload["text"]}).encode(), {})
+    elif kind == "webhook":
+        body = json.dumps(payload, sort_keys=True).encode()
+        headers = {"X-Slipway-Event": payload["event"]}
+        if target.get("secret_env"):
+            secret = os.environ.get(target["secret_env"])
+            if not secret:
+                raise DeliveryFailed(f"${target['secret_env']} is not set: not sending unsigned")
+            headers[SIGNATURE_HEADER] = "sha256=" + signature(secret, body)
+        _post(target["url"], body, headers)
+    elif kind == "email":
+        send_mail(
+            subject=f"[Slipway] {payload['text']}"[:200],
+            message=_email_body(payload),
+            from_email=None,
+            recipient_list=[target["to"]],
+        )
+    else:
+        raise DeliveryFailed(f"unknown notification kind {kind!r}")
+
+
+def signature(secret: str, body: bytes) -> str:
+    """What receivers compare (in constant time) with the header's hex."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
+    response = requests.post(
+        url,
+        data=body,
+        headers={"Content-Type": "application/json", "User-Agent": "slipway", **headers},
+        timeout=TIMEOUT,
+    )
+    if response.status_code >= 300:
+        raise DeliveryFailed(f"{url} answered {response.status_code}")
+
+
+def _email_body(payload: Payload) -> str:
+    facts = ["pipeline", "environment", "version", "sha", "digest", "status", "by", "path"]
+    lines = [payload["text"], ""]
+    lines += [f"{key}: {payload[key]}" for key in facts if payload.get(key) is not None]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,164 @@
+"""What a driver gets while it runs a step: the deployment, a log, and `tick`.
+
+`tick()` is called often (between output lines, while polling, while waiting): it flushes
+the log in batches, beats the heartbeat, notices a cancel request and the step's deadline.
+"""
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from pipelines.artifacts import artifact_path
+from pipelines.models import Deployment, DeploymentStatus
+from pipelines.runner.log_writer import LogWriter, Stream
+
+
+class StepFailed(Exception):
+    """A step could not do its job; the message says why, for the log and the deployment."""
+
+
+class StepTimedOut(StepFailed):
+    pass
+
+
+class Cancelled(Exception):
+    def __init__(self, by: str) -> None:
+        super().__init__(f"cancelled by {by}")
+        self.by = by
+
+
+class LostClaim(Exception):
+    """The deployment is no longer ours (the reaper marked it interrupted): stop touching it."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    heartbeat: float
+    poll: float
+    step_timeout: float
+    cancel_grace: float
+    max_deploy: float
+
+    @classmethod
+    def from_settings(cls) -> "Timing":
+        return cls(
+            heartbeat=settings.SLIPWAY_HEARTBEAT_SECONDS,
+            poll=settings.SLIPWAY_POLL_SECONDS,
+            step_timeout=settings.SLIPWAY_STEP_TIMEOUT_SECONDS,
+            cancel_grace=settings.SLIPWAY_CANCEL_GRACE_SECONDS,
+            max_deploy=settings.SLIPWAY_MAX_DEPLOY_SECONDS,
+        )
+
+
+class RunContext:
+    def __init__(self, deployment: Deployment, timing: Timing | None = None) -> None:
+        self.deployment = deployment
+        self.environment = deployment.environment
+        self.release = deployment.release
+        self.build = deployment.release.build
+        self.settings: dict = dict(self.environment.driver_settings or {})
+        self.timing = timing or Timing.from_settings()
+        self.log = LogWriter(
+            deployment,
+            max_lines=settings.SLIPWAY_LOG_MAX_LINES,
+            flush_seconds=settings.SLIPWAY_LOG_FLUSH_SECONDS,
+        )
+        now = time.monotonic()
+        self.last_beat = now
+        self.last_cancel_check = now
+        self.deploy_deadline = now + self.timing.max_deploy
+        self.deadline = self.deploy_deadline
+        self.deadline_label = f"{self.timing.max_deploy:g} s"
+        self.step_timeout = self.timing.step_timeout
+        # While putting things back after a failure, a cancel request is not news.
+        self.recovering = False
+
+    # --- what drivers use -------------------------------------------------------------
+    def output(self, text: str, stream: str = Stream.STDOUT) -> None:
+        self.log.write(text, stream)
+        self.tick()
+
+    def note(self, text: str) -> None:
+        """A line from Slipway itself (not from the target)."""
+        self.log.system(text)
+        self.tick()
+
+    def sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 0.05))
+            self.tick()
+
+    def artifact_file(self) -> Path:
+        if self.release.artifact is None:
+            raise StepFailed(f"{self.release.label} has no artifact to deploy.")
+        path = artifact_path(self.release.artifact.digest)
+        if not path.is_file():
+            raise StepFailed(f"The artifact {self.release.artifact.digest} is missing at {path}.")
+        return path
+
+    def command_env(self, **extra: str) -> dict[str, str]:
+        """The environment of every command Slipway runs for this deployment."""
+        env = self.environment
+        return {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "SLIPWAY_ARTIFACT": str(self.artifact_file()) if self.release.artifact else "",
+            "SLIPWAY_SHA": self.build.sha,
+            "SLIPWAY_VERSION": self.release.label,
+            "SLIPWAY_ENVIRONMENT": env.name,
+            "SLIPWAY_PIPELINE": env.pipeline.name,
+            "SLIPWAY_DEPLOYMENT": str(self.deployment.pk),
+            **extra,
+        }
+
+    def start_step(self, timeout: float | None = None) -> None:
+        timeout = timeout or self.step_timeout
+        step_deadline = time.monotonic() + timeout
+        if step_deadline < self.deploy_deadline:
+            self.deadline, self.deadline_label = step_deadline, f"{timeout:g} s"
+        else:
+            self.deadline = self.deploy_deadline
+            self.deadline_label = (
+                f"{self.timing.max_deploy:g} s (the longest a deployment may take)"
+            )
+
+    # --- the pulse ----------------------------------------------------------------------
+    def tick(self) -> None:
+        """Flush the log, beat, and raise Cancelled / StepTimedOut / LostClaim when due."""
+        if self.log.due():
+            self.log.flush()
+        now = time.monotonic()
+        if now - self.last_beat >= self.timing.heartbeat:
+            self.beat()
+        if not self.recovering and now - self.last_cancel_check >= self.timing.poll:
+            self.last_cancel_check = now
+            self.check_cancel()
+        if now > self.deadline:
+            raise StepTimedOut(f"timed out after {self.deadline_label}")
+
+    def log_only_tick(self) -> None:
+        """While stopping a command: keep the log flowing, raise nothing."""
+        if self.log.due():
+            self.log.flush()
+
+    def beat(self) -> None:
+        self.last_beat = time.monotonic()
+        still_ours = Deployment.objects.filter(
+            pk=self.deployment.pk, status=DeploymentStatus.RUNNING
+        ).update(heartbeat_at=timezone.now())
+        if not still_ours:
+            raise LostClaim()
+
+    def check_cancel(self) -> None:
+        by = (
+            Deployment.objects.filter(pk=self.deployment.pk)
+            .values_list("cancel_requested_by__username", "cancel_requested_by_id")
+            .first()
+        )
+        if by and by[1]:
+            raise Cancelled(by[0])

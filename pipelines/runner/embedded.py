@@ -1,0 +1,88 @@
+"""The embedded mode (no REDIS_URL): deployments run in the server process.
+
+The runner is scheduled with `sync_to_async(..., thread_sensitive=False)` on the server's
+own event loop, so `async_to_sync(group_send)` inside it reaches the in-memory channel
+layer that lives on that loop (DESIGN §8). Without a server loop (a management command, a
+shell, a test client) the caller runs the deployment itself.
+"""
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+
+from asgiref.sync import SyncToAsync, sync_to_async
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+logger = logging.getLogger(__name__)
+
+_background: set = set()  # keeps running futures referenced until they finish
+_reaper_loops: set[asyncio.AbstractEventLoop] = set()
+
+
+def server_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop of the server that called this (sync) code, if there is one."""
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return None
+    return loop
+
+
+def run_in_server(loop: asyncio.AbstractEventLoop, deployment_id: int) -> None:
+    from pipelines.runner.run import run_deployment
+
+    coroutine = sync_to_async(_in_worker_thread, thread_sensitive=False)(
+        run_deployment, deployment_id
+    )
+    future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+    _background.add(future)
+    future.add_done_callback(_finished)
+    loop.call_soon_threadsafe(start_reaper)
+
+
+def start_reaper() -> None:
+    """Start the reaper's timer on the running loop (once per loop). Call it on the loop."""
+    loop = asyncio.get_running_loop()
+    if settings.REDIS_URL or loop in _reaper_loops:
+        return
+    _reaper_loops.add(loop)
+    task = loop.create_task(_reap_periodically(settings.SLIPWAY_REAPER_INTERVAL_SECONDS))
+    _background.add(task)
+
+
+def with_embedded_reaper(application: Callable) -> Callable:
+    """ASGI wrapper: the first connection starts the reaper timer (daphne has no lifespan)."""
+
+    async def app(scope, receive, send):
+        start_reaper()
+        return await application(scope, receive, send)
+
+    return app
+
+
+async def _reap_periodically(interval: float) -> None:
+    from pipelines.runner.reaper import reap_stale_deployments
+
+    while True:
+        try:
+            await sync_to_async(_in_worker_thread, thread_sensitive=False)(reap_stale_deployments)
+        except Exception:
+            logger.exception("the embedded reaper failed; trying again later")
+        await asyncio.sleep(interval)
+
+
+def _in_worker_thread(function: Callable, *args):
+    close_old_connections()
+    try:
+        return function(*args)
+    finally:
+        connections.close_all()  # this thread's connections only
+
+
+def _finished(future) -> None:
+    _background.discard(future)
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("an embedded deployment crashed", exc_info=future.exception())

@@ -1,0 +1,75 @@
+"""The runner's log: lines stored first (dense seq), then published after commit, in batches.
+
+Publishing one channel-layer message per line would flood slow consumers (Channels drops
+what is over capacity, DESIGN §8), so lines are buffered and flushed every
+SLIPWAY_LOG_FLUSH_SECONDS, at every step boundary and at the end.
+"""
+
+import time
+
+from django.db import transaction
+
+from pipelines.live import publish_log
+from pipelines.logs import append_log
+from pipelines.models import Deployment, LogLine
+
+MAX_LINE_CHARS = 10_000
+# Flush early when this many lines wait, so one batch stays a reasonable message.
+MAX_BATCH = 500
+
+Stream = LogLine.Stream
+
+
+class LogWriter:
+    """Buffers a deployment's output lines; `flush` stores and publishes them.
+
+    Past `max_lines` stored lines, output is cut with one marker line, never silently;
+    the runner's own short notes (SYSTEM lines: step starts and ends) still get through.
+    """
+
+    def __init__(self, deployment: Deployment, *, max_lines: int, flush_seconds: float) -> None:
+        self.deployment = deployment
+        self.max_lines = max_lines
+        self.flush_seconds = flush_seconds
+        self.pending: list[tuple[str, str]] = []
+        self.last_flush = time.monotonic()
+        self.cut = False
+        self.dropped = 0
+
+    def write(self, text: str, stream: str = Stream.STDOUT) -> None:
+        if len(text) > MAX_LINE_CHARS:
+            text = text[:MAX_LINE_CHARS] + " … (line cut)"
+        if stream != Stream.SYSTEM:
+            if self.cut:
+                self.dropped += 1
+                return
+            if self.deployment.last_seq + len(self.pending) >= self.max_lines:
+                self.cut = True
+                self.dropped += 1
+                self.pending.append(
+                    (
+                        Stream.SYSTEM,
+                        f"✂ Log cut at {self.max_lines:,} lines: further output of this "
+                        f"deployment is not stored.",
+                    )
+                )
+                return
+        self.pending.append((stream, text))
+        if len(self.pending) >= MAX_BATCH:
+            self.flush()
+
+    def system(self, text: str) -> None:
+        self.write(text, Stream.SYSTEM)
+
+    def due(self) -> bool:
+        return bool(self.pending) and time.monotonic() - self.last_flush >= self.flush_seconds
+
+    def flush(self) -> None:
+        self.last_flush = time.monotonic()
+        if not self.pending:
+            return
+        lines, self.pending = self.pending, []
+        deployment_id = self.deployment.pk
+        with transaction.atomic():
+            rows = append_log(self.deployment, lines)
+            transaction.on_commit(lambda: publish_log(deployment_id, rows))

@@ -1,0 +1,182 @@
+"""The runner: one plain function that runs a queued deployment to its end.
+
+Celery workers and the embedded server thread call the same `run_deployment`. A
+deployment is claimed with a conditional UPDATE (queued → running), so however often it
+is handed out it runs once. Every status or step change is published after commit.
+"""
+
+import logging
+import time
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from pipelines import audit
+from pipelines.drivers import Driver, driver_for
+from pipelines.live import publish_deployment
+from pipelines.models import (
+    Deployment,
+    DeploymentStatus,
+    DeploymentStep,
+    Environment,
+    StepStatus,
+)
+from pipelines.runner.context import Cancelled, LostClaim, RunContext, StepFailed
+
+logger = logging.getLogger(__name__)
+
+Outcome = tuple[str, str]  # (deployment status, error)
+
+
+def run_deployment(deployment_id: int) -> Deployment | None:
+    """Run a queued deployment. Returns None when it was not queued (someone else has it)."""
+    if not claim(deployment_id):
+        return None
+    deployment = Deployment.objects.select_related(
+        "release__build", "release__artifact", "environment__pipeline", "requested_by"
+    ).get(pk=deployment_id)
+    publish_after_commit(deployment)
+    ctx = RunContext(deployment)
+    try:
+        status, error = execute(ctx)
+        finish(ctx, status, error)
+    except LostClaim:
+        ctx.log.system("This runner lost its claim (marked interrupted): it stops here.")
+        ctx.log.flush()
+        logger.warning("deployment %s was reaped while running", deployment_id)
+    deployment.refresh_from_db()
+    return deployment
+
+
+def claim(deployment_id: int) -> bool:
+    now = timezone.now()
+    try:
+        claimed = Deployment.objects.filter(
+            pk=deployment_id, status=DeploymentStatus.QUEUED
+        ).update(status=DeploymentStatus.RUNNING, started_at=now, heartbeat_at=now)
+    except IntegrityError:  # another deployment of the environment is running
+        logger.warning("deployment %s not claimed: its environment is busy", deployment_id)
+        return False
+    return claimed == 1
+
+
+def execute(ctx: RunContext) -> Outcome:
+    release, env = ctx.release, ctx.environment
+    ctx.note(
+        f"Deploying {release.label} ({ctx.build.short_sha}, {release.description}) "
+        f"to {env.pipeline.name}/{env.name}."
+    )
+    driver = driver_for(ctx)
+    if driver is None:
+        ctx.note(f"{env.name} has no driver: recording the release only.")
+        return DeploymentStatus.SUCCEEDED, ""
+    steps = create_steps(ctx.deployment, driver.steps())
+    for index, step in enumerate(steps):
+        outcome = run_step(ctx, driver, step)
+        if outcome is not None:
+            skip(steps[index + 1 :])
+            recover(ctx, driver)
+            return outcome
+    return DeploymentStatus.SUCCEEDED, ""
+
+
+def run_step(ctx: RunContext, driver: Driver, step: DeploymentStep) -> Outcome | None:
+    """Run one step; None when it succeeded, else the deployment's outcome."""
+    started = time.monotonic()
+    set_step(ctx, step, StepStatus.RUNNING)
+    ctx.start_step(driver.step_timeout(step.name))
+    try:
+        ctx.note(f"▶ {step.name}")
+        driver.run_step(step.name)
+    except Cancelled as exc:
+        outcome = DeploymentStatus.CANCELLED, f"Cancelled by {exc.by} during {step.name}."
+    except StepFailed as exc:
+        outcome = DeploymentStatus.FAILED, f"{step.name} failed: {exc}"
+    except LostClaim:
+        raise
+    except Exception as exc:
+        logger.exception("deployment %s: %s crashed", ctx.deployment.pk, step.name)
+        outcome = DeploymentStatus.FAILED, f"{step.name} failed: {type(exc).__name__}: {exc}"
+    else:
+        ctx.log.system(f"✔ {step.name} ({time.monotonic() - started:.1f} s)")
+        set_step(ctx, step, StepStatus.SUCCEEDED)
+        return None
+    ctx.log.system(f"✖ {outcome[1]}")
+    set_step(ctx, step, StepStatus.FAILED)
+    return outcome
+
+
+def recover(ctx: RunContext, driver: Driver) -> None:
+    """Put the previous release back; a cancel request no longer interrupts this."""
+    ctx.recovering = True
+    ctx.start_step()
+    try:
+        driver.recover()
+    except LostClaim:
+        raise
+    except Exception as exc:
+        logger.exception("deployment %s: recovery failed", ctx.deployment.pk)
+        ctx.log.system(f"Putting the previous release back failed: {exc}")
+
+
+def create_steps(deployment: Deployment, names: list[str]) -> list[DeploymentStep]:
+    steps = DeploymentStep.objects.bulk_create(
+        DeploymentStep(deployment=deployment, position=i, name=name)
+        for i, name in enumerate(names, start=1)
+    )
+    publish_after_commit(deployment)
+    return steps
+
+
+def set_step(ctx: RunContext, step: DeploymentStep, status: str) -> None:
+    ctx.log.flush()  # the step's lines are stored before its status says it ended
+    now = timezone.now()
+    step.status = status
+    if status == StepStatus.RUNNING:
+        step.started_at = now
+    else:
+        step.finished_at = now
+    step.save(update_fields=["status", "started_at", "finished_at"])
+    publish_after_commit(ctx.deployment)
+
+
+def skip(steps: list[DeploymentStep]) -> None:
+    DeploymentStep.objects.filter(pk__in=[s.pk for s in steps]).update(status=StepStatus.SKIPPED)
+
+
+def finish(ctx: RunContext, status: str, error: str = "") -> None:
+    deployment, release, env = ctx.deployment, ctx.release, ctx.environment
+    if ctx.log.dropped:
+        ctx.log.system(f"{ctx.log.dropped:,} lines of output were not stored (log cap).")
+    if status == DeploymentStatus.SUCCEEDED:
+        ctx.log.system(f"Deployment succeeded: {release.label} is live on {env.name}.")
+    else:
+        serving = env.current_release.label if env.current_release_id else "nothing"
+        ctx.log.system(f"Deployment {status}: {env.name} keeps serving {serving}.")
+    ctx.log.flush()
+    now = timezone.now()
+    with transaction.atomic():
+        ended = Deployment.objects.filter(pk=deployment.pk, status=DeploymentStatus.RUNNING).update(
+            status=status, finished_at=now, error=error
+        )
+        if not ended:
+            raise LostClaim()
+        deployment.status, deployment.finished_at, deployment.error = status, now, error
+        if status == DeploymentStatus.SUCCEEDED:
+            release.deployed_at = now
+            release.save(update_fields=["deployed_at"])
+            Environment.objects.filter(pk=env.pk).update(current_release=release)
+            env.current_release = release
+        audit.record(
+            f"deployment_{status}",
+            f"{release.label} of {ctx.build.short_sha} to {env.name}: {status}"
+            + (f" ({error})" if error else ""),
+            pipeline=env.pipeline,
+            environment=env,
+            deployment=deployment.pk,
+        )
+        publish_after_commit(deployment)
+
+
+def publish_after_commit(deployment: Deployment) -> None:
+    transaction.on_commit(lambda: publish_deployment(deployment))

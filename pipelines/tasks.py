@@ -1,0 +1,42 @@
+"""Celery tasks (with REDIS_URL): thin wrappers over the runner (DESIGN §8).
+
+`run_deployment` goes to the `deploys` queue (CELERY_TASK_ROUTES); a deployment is claimed
+by a conditional UPDATE, so a redelivered message never runs it twice. Celery beat runs
+`reap_stale_deployments` every SLIPWAY_REAPER_INTERVAL_SECONDS; each worker also reaps once
+when it starts.
+"""
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.conf import settings
+
+from pipelines.runner.reaper import reap_stale_deployments
+from pipelines.runner.run import run_deployment
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="pipelines.run_deployment", acks_late=True, reject_on_worker_lost=True)
+def run_deployment_task(deployment_id: int) -> str | None:
+    deployment = run_deployment(deployment_id)
+    return deployment.status if deployment else None
+
+
+@shared_task(name="pipelines.reap_stale_deployments")
+def reap_stale_deployments_task() -> list[int]:
+    return reap_stale_deployments()
+
+
+def enqueue_deployment(deployment_id: int) -> None:
+    """Send a deployment to the workers, through the broker at REDIS_URL (read now)."""
+    with run_deployment_task.app.connection_for_write(settings.REDIS_URL) as connection:
+        run_deployment_task.apply_async(args=[deployment_id], connection=connection)
+
+
+@worker_ready.connect
+def reap_at_worker_start(**kwargs) -> None:
+    reaped = reap_stale_deployments()
+    if reaped:
+        logger.warning("marked interrupted at worker start: %s", reaped)

@@ -1,0 +1,84 @@
+"""Signing the checklist and promoting, from the board in a real Chromium (htmx, CSP on)."""
+
+import re
+import threading
+
+import pytest
+from django.db import connection
+from playwright.sync_api import expect
+
+from pipelines.models import Promotion
+from tests.browser.conftest import screenshot
+from tests.browser.test_login_and_board import log_in
+from tests.promoting import sign_everything, uat_runs_a_new_build
+
+pytestmark = pytest.mark.browser
+
+
+def outside_the_browser_loop(function, *args):
+    """Run set-up in a thread of its own: publishing to the channel layer (async_to_sync)
+    cannot run on this thread, where Playwright's event loop is running."""
+    result = []
+
+    def run():
+        try:
+            result.append(function(*args))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert result, "set-up failed: see the thread's traceback above"
+    return result[0]
+
+
+def candidate_signed_off(pipeline, users):
+    candidate = uat_runs_a_new_build(pipeline)
+    sign_everything(pipeline, users)
+    return candidate
+
+
+def test_qa_signs_its_item_with_the_button(slipway_server, pipeline, users, new_page):
+    outside_the_browser_loop(uat_runs_a_new_build, pipeline)
+    page = new_page()
+    log_in(page, slipway_server, "qa")
+    row = page.locator('[data-checklist-item="smoke-tested"]')
+    expect(page.locator('[data-checklist-item="not-mid-demo"] [data-action="sign"]')).to_have_count(
+        0
+    )
+    row.locator('[data-action="sign"]').click()
+    expect(row).to_contain_text("signed by qa")
+    expect(row.locator('[data-action="revoke"]')).to_be_visible()
+
+
+def test_the_lead_confirms_the_sha_and_digest_and_promotes(
+    slipway_server, pipeline, users, new_page
+):
+    candidate = outside_the_browser_loop(candidate_signed_off, pipeline, users)
+    page = new_page()
+    log_in(page, slipway_server, "lead")
+    confirmations = []
+    screenshot(page, "promotion-panel.png")
+    page.on("dialog", lambda dialog: (confirmations.append(dialog.message), dialog.accept()))
+    page.locator('[data-action="promote"]').click()
+
+    expect(page.locator("#promote-live")).to_contain_text(re.compile(r"Promotion started"))
+    assert candidate.build.short_sha in confirmations[0]
+    assert candidate.artifact.digest in confirmations[0]
+    assert Promotion.objects.get().artifact == candidate.artifact
+
+
+def test_a_stale_click_shows_what_changed(slipway_server, pipeline, users, new_page):
+    outside_the_browser_loop(candidate_signed_off, pipeline, users)
+    page = new_page()
+    log_in(page, slipway_server, "lead")
+    expect(page.locator('[data-action="promote"]')).to_be_enabled()
+    newer = outside_the_browser_loop(uat_runs_a_new_build, pipeline)  # after the page loaded
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator('[data-action="promote"]').click()
+
+    alert = page.locator("#promote-live [role=alert]")
+    expect(alert).to_contain_text(f"uat now runs {newer.artifact.digest}")
+    expect(alert).to_contain_text("reload and check again")
+    assert not Promotion.objects.exists()

@@ -1,0 +1,55 @@
+"""`slipway promote`, `slipway lock` and `slipway unlock` against a live server."""
+
+import pytest
+
+from pipelines.models import Lock, Promotion
+from tests.promoting import sign_everything, uat_runs_a_new_build
+from tests.test_cli import slipway
+
+
+@pytest.fixture
+def lead_env(slipway_server, token_for) -> dict[str, str]:
+    return {"SLIPWAY_URL": slipway_server.url, "SLIPWAY_TOKEN": token_for("lead")}
+
+
+def test_promote_copies_the_artifact_and_names_the_deployment(pipeline, users, lead_env):
+    candidate = uat_runs_a_new_build(pipeline)
+    sign_everything(pipeline, users)
+    result = slipway("promote", "uat", "live", env=lead_env)  # the only pipeline: no --pipeline
+    assert result.returncode == 0, result.stderr
+    promotion = Promotion.objects.get()
+    assert promotion.artifact == candidate.artifact
+    assert (
+        f"promoting {candidate.build.short_sha} ({candidate.artifact.digest}) from uat to live "
+        f"as v1: deployment #{promotion.deployment_id}"
+    ) in result.stdout
+
+
+def test_promote_prints_what_is_missing_when_refused(pipeline, lead_env):
+    uat_runs_a_new_build(pipeline)
+    result = slipway("promote", "uat", "live", "--pipeline", "webshop", env=lead_env)
+    assert result.returncode == 1
+    assert "The checklist for live is not complete" in result.stderr
+    assert "(409 checklist_incomplete)" in result.stderr
+    assert not Promotion.objects.exists()
+
+
+def test_lock_and_unlock(pipeline, lead_env):
+    result = slipway("lock", "live", "--reason", "Black Friday", env=lead_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "live locked by lead: Black Friday"
+    assert Lock.objects.get().reason == "Black Friday"
+
+    refused = slipway("lock", "live", "--reason", "again", env=lead_env)
+    assert refused.returncode == 1 and "already locked by lead" in refused.stderr
+
+    result = slipway("unlock", "live", env=lead_env)
+    assert result.returncode == 0 and result.stdout.strip() == "live unlocked"
+    assert not Lock.objects.exists()
+
+
+@pytest.mark.parametrize("command", [["promote"], ["lock"], ["unlock"]])
+def test_the_new_commands_have_help(command):
+    result = slipway(*command, "--help")
+    assert result.returncode == 0
+    assert "usage: slipway" in result.stdout

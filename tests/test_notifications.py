@@ -1,0 +1,193 @@
+"""Deploy and promotion news: Slack, a signed JSON webhook and e-mail, sent in the background,
+retried, and never failing the deployment. The endpoints are a local HTTP server."""
+
+import hashlib
+import hmac
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core import mail
+
+from pipelines.config import load_pipeline_text
+from pipelines.errors import ConfigError
+from tests.conftest import EXAMPLE_TOML
+from tests.factories import passing_build
+from tests.promoting import deploy, env, sign_everything, uat_runs_a_new_build
+from tests.test_promote import promote_live
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "s3cret-for-tests"
+
+
+@dataclass
+class Receiver:
+    url: str
+    received: list[tuple[str, dict, bytes]] = field(default_factory=list)
+    # Statuses to answer, in order; 200 once they run out.
+    answers: list[int] = field(default_factory=list)
+
+    def bodies(self, path: str) -> list[dict]:
+        return [json.loads(body) for p, _, body in self.received if p == path]
+
+
+@pytest.fixture
+def receiver():
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.received.append((self.path, dict(self.headers), body))
+            self.send_response(state.answers.pop(0) if state.answers else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(settings, monkeypatch):
+    settings.REDIS_URL = ""  # background threads, not Celery
+    settings.SLIPWAY_NOTIFICATION_RETRY_DELAYS = (0, 0)
+    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+
+
+def with_notifications(url: str) -> str:
+    return EXAMPLE_TOML.replace(
+        'repository_url = "https://github.com/acme/webshop"\n',
+        'repository_url = "https://github.com/acme/webshop"\n\n'
+        f'[[pipeline.notifications]]\nkind = "slack"\nurl = "{url}/slack"\n\n'
+        f'[[pipeline.notifications]]\nkind = "webhook"\nurl = "{url}/hook"\n'
+        'secret_env = "WEBHOOK_SECRET"\n\n'
+        '[[pipeline.notifications]]\nkind = "email"\nto = "team@example.com"\n',
+    )
+
+
+def sent() -> None:
+    """Wait until the background deliveries are done (they are threads named notify-…)."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("notify-"):
+            thread.join(timeout=60)
+
+
+def test_pipeline_toml_lists_where_news_goes(pipeline, receiver):
+    loaded = load_pipeline_text(with_notifications(receiver.url))
+    assert loaded.notifications == [
+        {"kind": "slack", "url": f"{receiver.url}/slack"},
+        {"kind": "webhook", "url": f"{receiver.url}/hook", "secret_env": "WEBHOOK_SECRET"},
+        {"kind": "email", "to": "team@example.com"},
+    ]
+
+
+def test_a_bad_notification_target_is_refused_naming_it(pipeline):
+    bad = EXAMPLE_TOML.replace(
+        'repository_url = "https://github.com/acme/webshop"\n',
+        'repository_url = "https://github.com/acme/webshop"\n'
+        '[[pipeline.notifications]]\nkind = "pager"\n',
+    )
+    with pytest.raises(ConfigError, match='notifications.* #1: kind "pager" is not one of'):
+        load_pipeline_text(bad)
+
+
+def test_slack_gets_a_text_for_deploy_start_and_success(pipeline, receiver):
+    load_pipeline_text(with_notifications(receiver.url))
+    dev = env(pipeline, "dev")
+    release = deploy(dev, passing_build(pipeline, "feature/x"))
+    sent()
+    texts = [body["text"] for body in receiver.bodies("/slack")]
+    short = release.build.short_sha
+    assert sorted(texts) == sorted(
+        [
+            f"webshop: deploying v1 of {short} to dev (manual deploy)",
+            f"webshop: dev now runs v1 of {short}",
+        ]
+    )
+    assert all(set(body) == {"text"} for body in receiver.bodies("/slack"))
+
+
+def test_the_webhook_body_is_signed_with_hmac_sha256(pipeline, receiver):
+    load_pipeline_text(with_notifications(receiver.url))
+    release = deploy(env(pipeline, "dev"), passing_build(pipeline, "feature/x"))
+    sent()
+    hooks = [(headers, body) for path, headers, body in receiver.received if path == "/hook"]
+    assert len(hooks) == 2
+    for headers, body in hooks:
+        expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        assert headers["X-Slipway-Signature"] == f"sha256={expected}"
+        assert headers["Content-Type"] == "application/json"
+        assert headers["X-Slipway-Event"] == json.loads(body)["event"]
+    succeeded = next(b for b in receiver.bodies("/hook") if b["event"] == "deployment.succeeded")
+    assert succeeded["environment"] == "dev" and succeeded["version"] == "v1"
+    assert succeeded["sha"] == release.build.sha
+    assert succeeded["digest"] == release.artifact.digest
+    assert succeeded["path"] == f"/deployments/{succeeded['deployment']}/"
+
+
+def test_an_email_goes_to_the_team(pipeline, receiver):
+    load_pipeline_text(with_notifications(receiver.url))
+    release = deploy(env(pipeline, "dev"), passing_build(pipeline, "feature/x"))
+    sent()
+    subjects = sorted(message.subject for message in mail.outbox)
+    assert subjects == sorted(
+        [
+            f"[Slipway] webshop: deploying v1 of {release.build.short_sha} to dev (manual deploy)",
+            f"[Slipway] webshop: dev now runs v1 of {release.build.short_sha}",
+        ]
+    )
+    assert mail.outbox[0].to == ["team@example.com"]
+    assert f"sha: {release.build.sha}" in mail.outbox[0].body
+
+
+def test_a_promotion_announces_itself_with_the_digest(pipeline, users, receiver):
+    candidate = uat_runs_a_new_build(pipeline)
+    load_pipeline_text(with_notifications(receiver.url))
+    sign_everything(pipeline, users)
+    promote_live(pipeline, users["lead"])
+    sent()
+    events = {body["event"]: body for body in receiver.bodies("/hook")}
+    assert set(events) == {"deployment.started", "promotion.done"}
+    done = events["promotion.done"]
+    assert done["digest"] == candidate.artifact.digest and done["promoted_from"] == "uat"
+    assert done["by"] == "lead"
+    assert (
+        f"webshop: promoted {candidate.build.short_sha} ({candidate.artifact.digest}) "
+        "from uat to live as v1"
+    ) in [body["text"] for body in receiver.bodies("/slack")]
+
+
+def test_a_failed_delivery_is_retried(pipeline, receiver, caplog):
+    load_pipeline_text(
+        EXAMPLE_TOML.replace(
+            'repository_url = "https://github.com/acme/webshop"\n',
+            'repository_url = "https://github.com/acme/webshop"\n'
+            f'[[pipeline.notifications]]\nkind = "slack"\nurl = "{receiver.url}/slack"\n',
+        )
+    )
+    receiver.answers = [500, 503]  # the first two attempts fail
+    deploy(env(pipeline, "dev"), passing_build(pipeline, "feature/x"))
+    sent()
+    assert len(receiver.received) == 4  # two events, each delivered; two failed tries between
+    assert sorted(body["text"] for body in receiver.bodies("/slack"))[0].startswith("webshop:")
+    assert len(re.findall(r"slack notification deployment\.\w+ failed \(attempt", caplog.text)) == 2
+    assert "gave up" not in caplog.text
+
+
+def test_an_unreachable_endpoint_never_fails_the_deployment(pipeline, caplog):
+    load_pipeline_text(with_notifications("http://127.0.0.1:9"))  # nothing listens there
+    release = deploy(env(pipeline, "dev"), passing_build(pipeline, "feature/x"))
+    sent()
+    assert release.deployment.status == "succeeded"
+    assert "gave up on the slack notification deployment.succeeded" in caplog.text
+    assert "gave up on the webhook notification deployment.succeeded" in caplog.text
