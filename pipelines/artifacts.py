@@ -9,6 +9,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
@@ -49,7 +50,10 @@ def store_artifact(
     size = 0
     fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, suffix=".partial")
     try:
-        with os.fdopen(fd, "wb") as out:
+        # Hashing and writing both release the GIL on large buffers: write each chunk in
+        # a helper thread while this one hashes it. One write in flight keeps memory flat.
+        with os.fdopen(fd, "wb") as out, ThreadPoolExecutor(1) as writer:
+            pending: Future | None = None
             for chunk in chunks:
                 size += len(chunk)
                 if size > max_bytes:
@@ -57,8 +61,12 @@ def store_artifact(
                         f"The artifact is larger than the limit of {max_bytes} bytes.",
                         limit=max_bytes,
                     )
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(out.write, chunk)
                 sha.update(chunk)
-                out.write(chunk)
+            if pending is not None:
+                pending.result()
         digest = f"sha256:{sha.hexdigest()}"
         if expected is not None and expected != sha.hexdigest():
             raise ArtifactMismatch(
