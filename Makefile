@@ -34,8 +34,12 @@ run: demo
 	@echo "Slipway is serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
 	@$(BIN)/daphne -b 127.0.0.1 -p $(PORT) dashboard.asgi:application
 
+# Deployments on Celery (needs REDIS_URL, as the web server does). -B runs beat in the same
+# process: the reaper of stale deployments (several such workers only reap more often).
 worker: $(VENV)/.installed
-	$(BIN)/celery -A dashboard worker -Q deploys,celery -l info --concurrency 2
+	@[ -n "$$REDIS_URL" ] || { echo "make worker needs REDIS_URL (e.g. redis://127.0.0.1:6379/0);"; \
+		echo "without it, make run deploys inside the server and needs no worker."; exit 1; }
+	$(BIN)/celery -A dashboard worker -B -Q deploys,celery -l info --concurrency 2
 
 # Browser tests run in their own pytest invocation: Playwright's sync API
 # claims the main thread's event loop (see DESIGN §8). Exit code 5 means

@@ -14,15 +14,19 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from dashboard.daphne_streaming import install as stream_request_bodies  # noqa: E402
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
 from pipelines.api.streaming import is_streamed, with_streamed_uploads  # noqa: E402
+from pipelines.runner.embedded import with_embedded_reaper  # noqa: E402
 
 # Artifact uploads skip Django's body spooling and daphne's in-memory buffering (issue 3).
 stream_request_bodies(is_streamed)
 
-application = ProtocolTypeRouter(
-    {
-        "http": with_streamed_uploads(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
-    }
+# Without REDIS_URL the server also reaps deployments whose runner died (issue 4).
+application = with_embedded_reaper(
+    ProtocolTypeRouter(
+        {
+            "http": with_streamed_uploads(django_asgi_app),
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    )
 )

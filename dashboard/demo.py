@@ -60,13 +60,15 @@ def ensure_demo_users() -> list[tuple[str, str]]:
     return made
 
 
-def sampleapp_artifact(sha: str, message: str) -> bytes:
+def sampleapp_artifact(sha: str, message: str, replace: dict[str, bytes] | None = None) -> bytes:
     """The sample app as CI would package it: its files plus REVISION (commit, message).
 
     Same inputs, same bytes (no timestamps), so the store keeps each version once.
+    `replace` swaps files (tests use it to ship a broken version).
     """
     files = {name: (SAMPLE_APP / name).read_bytes() for name in SAMPLE_APP_FILES}
     files["REVISION"] = f"{sha}\n{message}\n".encode()
+    files.update(replace or {})
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name, data in sorted(files.items()):

@@ -1,3 +1,10 @@
 """WebSocket routes (DESIGN §5)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from dashboard.consumers import BoardConsumer, DeploymentLogConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/deployments/<int:deployment>/", DeploymentLogConsumer.as_asgi()),
+    path("ws/pipelines/<slug:pipeline>/", BoardConsumer.as_asgi()),
+]

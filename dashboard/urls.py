@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from dashboard.views import audit, environments, health, pipelines, promotion
+from dashboard.views import audit, deploy_actions, environments, health, pipelines, promotion
+from dashboard.views import deployments as deployment_views
 
 urlpatterns = [
     path("", pipelines.index, name="index"),
@@ -38,6 +39,26 @@ urlpatterns = [
         "pipelines/<slug:pipeline>/environments/<slug:environment>/unlock",
         promotion.unlock,
         name="environment-unlock",
+    ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/deploy",
+        deploy_actions.deploy,
+        name="environment-deploy",
+    ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/rollback",
+        deploy_actions.roll_back,
+        name="environment-rollback",
+    ),
+    path("deployments/<int:deployment>/cancel", deploy_actions.cancel, name="deployment-cancel"),
+    path("deployments/<int:deployment>/", deployment_views.deployment_detail, name="deployment"),
+    path(
+        "deployments/<int:deployment>/log", deployment_views.deployment_log, name="deployment-log"
+    ),
+    path(
+        "deployments/<int:deployment>/log.txt",
+        deployment_views.deployment_log_text,
+        name="deployment-log-text",
     ),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", include("pipelines.api.urls")),

@@ -21,6 +21,9 @@ from typing import Any
 
 import requests
 
+from pipelines.cli_deploy import add_deploy
+from pipelines.cli_logs import add_logs
+
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 TIMEOUT = (10, 120)
 UPLOAD_TIMEOUT = (10, 3600)
@@ -347,9 +350,11 @@ def _pipeline_name(client: Client, name: str | None) -> str:
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_push,
     add_status,
+    add_logs,
     add_promote,
     add_lock,
     add_unlock,
+    add_deploy,
 ]
 
 

@@ -271,7 +271,7 @@ def parse_version(value: str | int) -> int:
 
 
 def _check_may_deploy(environment: Environment, user: AbstractBaseUser) -> None:
-    guarded = environment.checklist_items.exists()
+    guarded = environment.checklist_items.filter(retired_at__isnull=True).exists()
     if not can_deploy(user, guarded=guarded):
         why = (
             "it has a checklist: only a lead deploys there (or promote it)"

@@ -5,12 +5,15 @@ so publishers call them after commit (`transaction.on_commit`) and consumers
 refill from the database whenever a message is missing (DESIGN §8).
 """
 
+import logging
 from collections.abc import Sequence
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from pipelines.models import Deployment, LogLine
+
+logger = logging.getLogger(__name__)
 
 
 def deployment_group(deployment_id: int) -> str:
@@ -22,9 +25,15 @@ def pipeline_group(pipeline_id: int) -> str:
 
 
 def _send(group: str, message: dict) -> None:
+    """Best effort: a channel layer that is down (Redis restarting) must not fail the
+    deployment or request that published; watchers refill from the database."""
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is None:
+        return
+    try:
         async_to_sync(layer.group_send)(group, message)
+    except Exception:  # noqa: BLE001
+        logger.warning("could not publish %s to %s", message.get("type"), group, exc_info=True)
 
 
 def publish_log(deployment_id: int, lines: Sequence[LogLine]) -> None:

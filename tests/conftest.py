@@ -13,7 +13,7 @@ from django.test import Client  # noqa: E402
 
 from pipelines.roles import Role  # noqa: E402
 
-pytest_plugins = ["tests.live"]  # the slipway_server fixture
+pytest_plugins = ["tests.live", "tests.deploying", "tests.workers"]  # shared fixtures
 
 PASSWORD = "correct horse battery staple"
 

@@ -4,19 +4,26 @@ retried, and never failing the deployment. The endpoints are a local HTTP server
 import hashlib
 import hmac
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import redis
 from django.core import mail
+from django.test import TestCase
 
 from pipelines.config import load_pipeline_text
 from pipelines.errors import ConfigError
+from pipelines.notifications import send
 from tests.conftest import EXAMPLE_TOML
 from tests.factories import passing_build
 from tests.promoting import deploy, env, sign_everything, uat_runs_a_new_build
+from tests.services import need_redis
 from tests.test_promote import promote_live
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +37,12 @@ class Receiver:
     received: list[tuple[str, dict, bytes]] = field(default_factory=list)
     # Statuses to answer, in order; 200 once they run out.
     answers: list[int] = field(default_factory=list)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for(self, count: int) -> None:
+        """Until `count` requests came (bounded, so a broken sender fails instead of hanging)."""
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.received) >= count, timeout=60)
 
     def bodies(self, path: str) -> list[dict]:
         return [json.loads(body) for p, _, body in self.received if p == path]
@@ -42,7 +55,9 @@ def receiver():
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.received.append((self.path, dict(self.headers), body))
+            with state.arrived:  # recorded before answering: the sender sees it done
+                state.received.append((self.path, dict(self.headers), body))
+                state.arrived.notify_all()
             self.send_response(state.answers.pop(0) if state.answers else 200)
             self.end_headers()
 
@@ -191,3 +206,44 @@ def test_an_unreachable_endpoint_never_fails_the_deployment(pipeline, caplog):
     assert release.deployment.status == "succeeded"
     assert "gave up on the slack notification deployment.succeeded" in caplog.text
     assert "gave up on the webhook notification deployment.succeeded" in caplog.text
+
+
+def test_with_redis_a_celery_worker_delivers_and_retries(receiver, settings, tmp_path):
+    """REDIS_URL set: the news is a Celery task; a real worker process sends it."""
+    url = need_redis()
+    redis.Redis.from_url(url).delete("celery")  # nothing stale from earlier runs
+    settings.REDIS_URL = url
+    receiver.answers = [502]  # the first try fails: the task retries itself
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        send(
+            [{"kind": "slack", "url": f"{receiver.url}/slack"}],
+            {"event": "deployment.succeeded", "text": "webshop: live now runs v3"},
+        )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "dashboard",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            "celery",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "info",
+        ],
+        env={**os.environ, "REDIS_URL": url, "SLIPWAY_VAR_DIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        receiver.wait_for(2)
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0]
+    assert receiver.bodies("/slack") == [{"text": "webshop: live now runs v3"}] * 2, output
+    assert "slack notification failed" in output, output

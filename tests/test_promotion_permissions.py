@@ -4,7 +4,10 @@ import pytest
 from django.test import Client, TestCase
 
 from pipelines import checklist
+from pipelines.deploys import deploy_build, rollback
+from pipelines.errors import PermissionDenied
 from pipelines.models import Deployment, Lock, Signoff
+from tests.factories import passing_build
 from tests.promoting import env, item, sign_everything, uat_runs_a_new_build
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +123,44 @@ def test_a_refused_lock_answers_with_the_card_saying_why(pipeline, client_for):
     assert response.status_code == 422
     assert b'data-env="live"' in response.content
     assert b"a reason is required" in response.content
+
+
+# Deploy and roll back: the use-cases of issue 4 (their views and API endpoints come with it).
+
+DEPLOYERS = {"dev": {"lead", "developer"}, "live": {"lead"}}
+
+
+@pytest.mark.parametrize("role", ["lead", "developer", "sales", "support", "qa", "nobody"])
+@pytest.mark.parametrize("where", ["dev", "live"])
+def test_deploying_takes_a_developer_or_on_a_guarded_environment_a_lead(
+    pipeline, users, role, where
+):
+
+    build = passing_build(pipeline, "feature/x")
+    if role in DEPLOYERS[where]:
+        assert deploy_build(env(pipeline, where), build, by=users[role]).pk
+    else:
+        with pytest.raises(PermissionDenied):
+            deploy_build(env(pipeline, where), build, by=users[role])
+        assert not Deployment.objects.filter(environment__name=where).exists()
+
+
+@pytest.mark.parametrize("role", ["lead", "developer", "sales", "support", "qa", "nobody"])
+def test_only_a_lead_rolls_back(pipeline, users, role):
+
+    uat_runs_a_new_build(pipeline)
+    uat_runs_a_new_build(pipeline)
+    uat = env(pipeline, "uat")
+    if role == "lead":
+        assert rollback(uat, "v1", by=users[role]).release.description == "rollback to v1"
+    else:
+        with pytest.raises(PermissionDenied):
+            rollback(uat, "v1", by=users[role])
+        assert uat.releases.count() == 2
+
+
+def test_a_checklist_whose_items_were_all_retired_no_longer_guards_deploys(pipeline, users):
+
+    env(pipeline, "live").checklist_items.update(retired_at="2026-01-01T00:00:00Z")
+    build = passing_build(pipeline, "feature/x")
+    assert deploy_build(env(pipeline, "live"), build, by=users["developer"]).pk

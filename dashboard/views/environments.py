@@ -4,6 +4,9 @@ from django.shortcuts import get_object_or_404, render
 
 from dashboard.access import viewer_required
 from pipelines.models import Environment
+from pipelines.roles import can_deploy, can_lead
+
+DEPLOYABLE_BUILDS = 50
 
 PAGE_SIZE = 25
 
@@ -17,9 +20,15 @@ def environment_detail(request: HttpRequest, pipeline: str, environment: str) ->
     )
     releases = env.releases.select_related("build", "artifact", "created_by", "deployment")
     deployments = env.deployments.select_related("release__build", "requested_by")
+    guarded = env.checklist_items.exists()
     context = {
         "pipeline": env.pipeline,
         "environment": env,
+        "guarded": guarded,
+        "may_deploy": can_deploy(request.user, guarded=guarded),
+        "may_lead": can_lead(request.user),
+        # Newest first; any build with an artifact may be deployed by hand.
+        "deployable_builds": env.pipeline.builds.filter(artifact__isnull=False)[:DEPLOYABLE_BUILDS],
         "releases": Paginator(releases, PAGE_SIZE).get_page(request.GET.get("releases")),
         "deployments": Paginator(deployments, PAGE_SIZE).get_page(request.GET.get("deployments")),
     }

@@ -11,6 +11,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from pipelines.api.decorators import api_view
+from pipelines.api.deployments import PATHS as DEPLOYMENT_PATHS
+from pipelines.api.logs import PATHS as LOG_PATHS
 from pipelines.api.openapi_schemas import (
     ENVIRONMENT_PARAM,
     ERRORS,
@@ -206,6 +208,9 @@ PATHS: dict[str, Any] = {
         },
     },
 }
+
+PATHS.update(LOG_PATHS)  # issue 5: pipelines/api/logs.py describes its own route
+PATHS.update(DEPLOYMENT_PATHS)  # issue 4: pipelines/api/deployments.py
 
 DESCRIPTION = """Slipway's REST API. Authenticate with `Authorization: Bearer <token>`
 (`python manage.py create_token USERNAME`). A token acts with its user's roles: any role may

@@ -2,7 +2,8 @@
 
 from django.urls import path, re_path
 
-from pipelines.api import artifacts, builds, openapi, promotions, status
+from pipelines.api import artifacts, builds, deployments, openapi, promotions, status
+from pipelines.api.logs import deployment_log
 
 app_name = "api"
 
@@ -21,6 +22,13 @@ urlpatterns = [
         promotions.environment_lock,
         name="environment-lock",
     ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/deployments",
+        deployments.deployments,
+        name="deployments",
+    ),
+    path("deployments/<int:deployment>", deployments.deployment, name="deployment"),
+    path("deployments/<int:deployment>/log", deployment_log, name="deployment-log"),
     # Anything else under /api/v1/ answers with a JSON 404, not the HTML page.
     re_path(r"^.*$", openapi.no_such_endpoint, name="no-such-endpoint"),
 ]

@@ -137,8 +137,8 @@ class HerokuDriver(Driver):
                         f"The release output is not available (HTTP {response.status_code})."
                     )
                     return
-                for line in response.iter_lines(decode_unicode=True):
-                    self.ctx.output(line or "")
+                for line in response.iter_lines():
+                    self.ctx.output(line.decode("utf-8", errors="replace").rstrip("\r"))
         except requests.RequestException as exc:
             self.ctx.note(f"The release output stream broke off: {exc}")
 

@@ -61,6 +61,7 @@ class LocalDriver(Driver):
             if self.release_dir.exists():  # left over from an older database: keep it aside
                 aside = f"{self.release_dir.name}.old-{uuid.uuid4().hex[:8]}"
                 self.release_dir.rename(self.release_dir.with_name(aside))
+            unpacking.chmod(0o755)  # mkdtemp made it private
             unpacking.rename(self.release_dir)
         finally:
             shutil.rmtree(unpacking, ignore_errors=True)

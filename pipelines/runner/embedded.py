@@ -67,11 +67,13 @@ async def _reap_periodically(interval: float) -> None:
     from pipelines.runner.reaper import reap_stale_deployments
 
     while True:
+        # Sleep first: nothing is stale before SLIPWAY_STALE_AFTER_SECONDS anyway, and a
+        # short-lived loop (a test's communicator) never touches the database.
+        await asyncio.sleep(interval)
         try:
             await sync_to_async(_in_worker_thread, thread_sensitive=False)(reap_stale_deployments)
         except Exception:
             logger.exception("the embedded reaper failed; trying again later")
-        await asyncio.sleep(interval)
 
 
 def _in_worker_thread(function: Callable, *args):

@@ -1,0 +1,153 @@
+"""The watching side of bench/live_logs.py: many WebSocket clients (or raw Redis subscribers)
+spread over a few processes, so that the clients are not what limits the figures."""
+
+import asyncio
+import json
+import multiprocessing
+import re
+import time
+from collections.abc import Callable
+
+LINE = re.compile(r'<div class="line (\w+)" data-seq="(\d+)"[^>]*>([^<]*)')
+BATCH = 500  # lines per message, as the runner's LogWriter batches them
+CHANNEL = "bench-live-logs"
+
+
+def run_clients(
+    kind: str, target, clients: int, lines: int, start: Callable[[], None] | None = None
+) -> dict:
+    """Connect `clients` watchers, then `start()` the stream (for "redis": publish `lines`
+    lines to `target`, a Redis URL); wait until every watcher has seen the end."""
+    context = multiprocessing.get_context("spawn")
+    processes = min(clients, 4)
+    ready, results = context.Queue(), context.Queue()
+    shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+    workers = [
+        context.Process(
+            target=_watch_in_process, args=(kind, target, n, clients == 1, ready, results)
+        )
+        for n in shares
+    ]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        ready.get(timeout=60)
+    if kind == "redis":
+        _publish(target, lines)
+    elif start is not None:
+        start()
+    collected = [client for _ in workers for client in results.get(timeout=600)]
+    for worker in workers:
+        worker.join()
+    result = {
+        "rates": [c["count"] / max(c["last"] - c["first"], 1e-9) for c in collected],
+        "unique": [c["unique"] for c in collected],
+        "duplicates": [c["count"] - c["unique"] for c in collected],
+        "latencies": [x for c in collected for x in c["latencies"]],
+    }
+    if kind == "redis":
+        result["lost"] = [lines - seen for seen in result["unique"]]
+    return result
+
+
+def _watch_in_process(kind, target, count, keep_latencies, ready, results) -> None:
+    results.put(asyncio.run(_watch_all(kind, target, count, keep_latencies, ready)))
+
+
+async def _watch_all(kind, target, count, keep_latencies, ready) -> list[dict]:
+    opened = [
+        await (_open_socket(target) if kind == "slipway" else _subscribe(target))
+        for _ in range(count)
+    ]
+    ready.put(count)
+    watch = _receive_frames if kind == "slipway" else _receive_messages
+    return await asyncio.gather(*(watch(source, keep_latencies) for source in opened))
+
+
+async def _open_socket(target):
+    from websockets.asyncio.client import connect
+
+    url, cookie, origin = target
+    return await connect(
+        url,
+        origin=origin,
+        additional_headers={"Cookie": cookie},
+        max_size=None,
+        open_timeout=60,
+        ping_interval=None,
+    )
+
+
+async def _receive_frames(socket, keep_latencies: bool) -> dict:
+    from websockets.exceptions import ConnectionClosed
+
+    stats = _Stats(keep_latencies)
+    try:
+        async for frame in socket:
+            now = time.time()
+            stats.add(now, ((int(seq), stream, text) for stream, seq, text in LINE.findall(frame)))
+    except ConnectionClosed:
+        pass
+    return stats.summary()
+
+
+async def _subscribe(url: str):
+    import redis.asyncio as redis
+
+    pubsub = redis.Redis.from_url(url).pubsub()
+    await pubsub.subscribe(CHANNEL)
+    return pubsub
+
+
+async def _receive_messages(pubsub, keep_latencies: bool) -> dict:
+    stats = _Stats(keep_latencies)
+    async for message in pubsub.listen():
+        if message["type"] != "message":
+            continue
+        if message["data"] == b"END":
+            break
+        now = time.time()
+        batch = json.loads(message["data"])
+        stats.add(now, ((line["seq"], line["stream"], line["text"]) for line in batch))
+    await pubsub.aclose()
+    return stats.summary()
+
+
+def _publish(url: str, lines: int) -> None:
+    """The same lines, in the runner's batches, with raw PUBLISH: the ceiling."""
+    import redis
+
+    connection = redis.Redis.from_url(url)
+    for first in range(1, lines + 1, BATCH):
+        batch = [
+            {"seq": seq, "time": "", "stream": "stdout", "text": f"{time.time():.6f} line {seq}"}
+            for seq in range(first, min(first + BATCH, lines + 1))
+        ]
+        connection.publish(CHANNEL, json.dumps(batch))
+    connection.publish(CHANNEL, "END")
+
+
+class _Stats:
+    def __init__(self, keep_latencies: bool) -> None:
+        self.seen: set[int] = set()
+        self.count = 0
+        self.first = self.last = 0.0
+        self.latencies: list[float] | None = [] if keep_latencies else None
+
+    def add(self, now: float, lines) -> None:
+        for seq, stream, text in lines:
+            self.count += 1
+            self.seen.add(seq)
+            if self.latencies is not None and stream == "stdout":
+                self.latencies.append(now - float(text.split(" ", 1)[0]))
+            self.first = self.first or now
+            self.last = now
+
+    def summary(self) -> dict:
+        return {
+            "count": self.count,
+            "unique": len(self.seen),
+            "first": self.first,
+            "last": self.last,
+            "latencies": self.latencies or [],
+        }

@@ -1,0 +1,256 @@
+"""Live deploy logs end to end: daphne + channels-redis + a Celery worker + real WebSockets.
+
+    .venv/bin/python bench/live_logs.py [--lines 100000] [--clients 1,50] [--steady-seconds 10]
+
+A deployment (the `script` driver, run by a real Celery worker) prints --lines lines as fast
+as it can while 1, then 50 WebSocket clients (the `websockets` library, signed in through a
+session cookie, in separate processes) watch it: lines/s delivered to each client (goal
+>= 20,000), lines lost and duplicated (goal 0 and 0). Then it prints 1,000 lines/s for
+--steady-seconds: emit→receive latency p50/p95 (goal p95 <= 250 ms; each line carries the
+time it was printed). Raw Redis PUBLISH/SUBSCRIBE of the same lines, in the same batches,
+to as many subscribers is the ceiling; the ratio of the two is the figure to improve.
+
+Starts its own redis-server on a free port; uses its own SQLite database in --dir unless
+DATABASE_URL is set. Exits 1 when a goal is missed.
+"""
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from bench.live_clients import run_clients  # noqa: E402
+
+GOAL_LINES_PER_SECOND = 20_000
+GOAL_P95_MS = 250
+EMITTER = """import sys, time
+count, rate = int(sys.argv[1]), float(sys.argv[2])
+start = time.time()
+for i in range(count):
+    if rate:
+        delay = start + i / rate - time.time()
+        if delay > 0:
+            time.sleep(delay)
+    sys.stdout.write(f"{time.time():.6f} line {i + 1}\\n")
+    if rate:
+        sys.stdout.flush()
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--clients", default="1,50", help="comma-separated client counts")
+    parser.add_argument("--steady-seconds", type=int, default=10)
+    parser.add_argument("--dir", type=Path, default=BASE_DIR / "var" / "bench-live")
+    args = parser.parse_args()
+    client_counts = [int(n) for n in args.clients.split(",")]
+
+    scratch = args.dir.resolve()
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    with Services(scratch) as services:
+        bench = Bench(services, scratch)
+        rows, ceilings = [], {}
+        for clients in client_counts:
+            rows.append(("slipway", clients, bench.deploy(args.lines, 0, clients)))
+            ceilings[clients] = run_clients("redis", services.redis_url, clients, args.lines)
+            rows.append(("raw redis pub/sub", clients, ceilings[clients]))
+        steady = bench.deploy(args.steady_seconds * 1000, 1000, 1)
+    return report(args, rows, ceilings, steady)
+
+
+class Services:
+    """redis-server, daphne and a Celery worker in subprocesses, on one fresh database."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+        self.processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> "Services":
+        redis_port, web_port = free_port(), free_port()
+        self.redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        self.web = f"127.0.0.1:{web_port}"
+        os.environ.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+                "DATABASE_URL": os.environ.get("DATABASE_URL")
+                or f"sqlite:///{self.scratch / 'bench.sqlite3'}",
+                "REDIS_URL": self.redis_url,
+                "SLIPWAY_ARTIFACT_DIR": str(self.scratch / "artifacts"),
+                "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+                "SLIPWAY_VAR_DIR": str(self.scratch),
+            }
+        )
+        self.start("redis", "redis-server", "--port", str(redis_port), "--save", "")
+        wait_for_port(redis_port)
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        python = sys.executable
+        self.start(
+            "daphne",
+            python,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(web_port),
+            "dashboard.asgi:application",
+        )
+        self.start(
+            "celery",
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "dashboard",
+            "worker",
+            "-Q",
+            "deploys,celery",
+            "--concurrency",
+            "1",
+            "--without-gossip",
+            "--without-mingle",
+        )
+        wait_for_port(web_port)
+        return self
+
+    def start(self, name: str, *command: str) -> None:
+        log = open(self.scratch / f"{name}.log", "wb")  # noqa: SIM115 (kept open while it runs)
+        self.processes.append(
+            subprocess.Popen(command, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT)
+        )
+
+    def __exit__(self, *exc) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+class Bench:
+    """Deployments of a `script` environment whose command prints the lines."""
+
+    def __init__(self, services: Services, scratch: Path) -> None:
+        from django.contrib.auth.models import Group, User
+        from django.test import Client
+
+        from pipelines.config import load_pipeline_text
+
+        self.services, self.scratch = services, scratch
+        (scratch / "emit.py").write_text(EMITTER)
+        self.pipeline = load_pipeline_text(
+            '[pipeline]\nname = "bench"\n\n[[environments]]\nname = "stage"\n'
+            'driver = "script"\ndeploy_command = "true"\n',
+            source="bench",
+        )
+        self.user = User.objects.create_user("bench")
+        self.user.groups.add(Group.objects.get_or_create(name="lead")[0])
+        browser = Client()
+        browser.force_login(self.user)
+        self.cookie = f"sessionid={browser.cookies['sessionid'].value}"
+        self.runs = 0
+
+    def deploy(self, lines: int, rate: float, clients: int) -> dict:
+        from django.db.models import Max, Min
+
+        from pipelines.artifacts import store_artifact
+        from pipelines.builds import attach_artifact, record_build
+        from pipelines.deploys import request_deployment
+        from pipelines.models import Deployment, ReleaseCause
+
+        self.runs += 1
+        go = self.scratch / f"go-{self.runs}"
+        env = self.pipeline.environments.get(name="stage")
+        env.driver_settings = {
+            "deploy_command": f"while [ ! -e {go} ]; do sleep 0.01; done; "
+            f"exec {sys.executable} {self.scratch / 'emit.py'} {lines} {rate}"
+        }
+        env.save()
+        build, _ = record_build(self.pipeline, sha=f"{self.runs:040x}", status="passed")
+        attach_artifact(build, store_artifact([f"bench {self.runs}".encode()]))
+        build.refresh_from_db()
+        deployment = request_deployment(env, build, cause=ReleaseCause.MANUAL, by=self.user)
+        url = f"ws://{self.services.web}/ws/deployments/{deployment.pk}/?after=0"
+        target = (url, self.cookie, f"http://{self.services.web}")
+        result = run_clients("slipway", target, clients, lines, start=go.touch)
+        deployment = Deployment.objects.get(pk=deployment.pk)
+        result["expected"] = deployment.last_seq  # the printed lines and the runner's notes
+        result["status"] = deployment.status
+        times = deployment.log_lines.filter(stream="stdout").aggregate(
+            first=Min("time"), last=Max("time")
+        )
+        stored_for = (times["last"] - times["first"]).total_seconds() if times["first"] else 0
+        result["stored_rate"] = lines / max(stored_for, 1e-9)
+        result["lost"] = [deployment.last_seq - seen for seen in result["unique"]]
+        return result
+
+
+def report(args, rows, ceilings, steady) -> int:
+    print(f"\n{args.lines:,} lines printed as fast as possible, per client (min / median):")
+    print(f"{'':20} {'clients':>7} {'lines/s min':>12} {'median':>10} {'lost':>6} {'dup':>6}")
+    failed = False
+    for name, clients, result in rows:
+        rates = sorted(result["rates"])
+        lost, dup = max(result["lost"]), max(result["duplicates"])
+        print(
+            f"{name:20} {clients:>7} {rates[0]:>12,.0f} {rates[len(rates) // 2]:>10,.0f}"
+            f" {lost:>6} {dup:>6}"
+        )
+        if name == "slipway":
+            print(f"{'  (stored by the runner':20} {'':>7} {result['stored_rate']:>12,.0f})")
+            failed |= rates[0] < GOAL_LINES_PER_SECOND or lost or dup
+            if result["status"] != "succeeded":
+                print(f"  the deployment {result['status']} (see {args.dir}/celery.log)")
+                failed = True
+    for name, clients, result in rows:
+        if name == "slipway":
+            ceiling = sorted(ceilings[clients]["rates"])[0]
+            print(
+                f"ratio slipway / raw redis, {clients} client(s): "
+                f"{sorted(result['rates'])[0] / ceiling:.2f}"
+            )
+    latencies = sorted(steady["latencies"])
+    p50, p95 = (latencies[int(len(latencies) * q)] * 1000 for q in (0.5, 0.95))
+    print(
+        f"emit→receive latency at 1,000 lines/s ({args.steady_seconds} s, 1 client): "
+        f"p50 {p50:.0f} ms, p95 {p95:.0f} ms (goal p95 <= {GOAL_P95_MS} ms); "
+        f"lost {max(steady['lost'])}, duplicated {max(steady['duplicates'])}"
+    )
+    failed |= p95 > GOAL_P95_MS or max(steady["lost"]) or max(steady["duplicates"])
+    print("goals met" if not failed else "GOALS MISSED")
+    return 1 if failed else 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {seconds} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""WebSocket consumers (DESIGN §5): a deployment's live log and a pipeline's live board.
+
+Channels delivers at most once (DESIGN §8): the database is the truth and messages are
+only news of it. The log consumer joins its group before replaying, drops lines it has
+sent (`seq <= last`) and refills any gap from the database, so a client sees every line
+exactly once and in order; a client that reconnects with `?after=<last seq it rendered>`
+resumes exactly. Users who may not see a pipeline get close code 4403 and nothing else.
+"""
+
+import asyncio
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from dashboard import live_data
+from dashboard.log_html import live_frame
+from pipelines.live import deployment_group, pipeline_group
+
+logger = logging.getLogger(__name__)
+
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+# How often a quiet log socket checks the database itself: a lost final message, or a
+# channel layer that lost its groups (a Redis restart), must not leave a client hanging.
+IDLE_CHECK_SECONDS = 5.0
+# The board re-renders at most this often, however many changes arrive (coalescing).
+BOARD_RENDER_INTERVAL = 0.25
+
+
+class DeploymentLogConsumer(AsyncWebsocketConsumer):
+    """`ws /ws/deployments/{id}/?after=N`: stored lines with seq > N, live lines, the
+    final status; then the socket closes normally (1000)."""
+
+    async def connect(self) -> None:
+        self.deployment_id = int(self.scope["url_route"]["kwargs"]["deployment"])
+        self.last = _after(self.scope.get("query_string", b""))
+        await self.accept()  # accept first, so that the client sees the 4403/4404 code
+        access = await database_sync_to_async(live_data.deployment_access)(
+            self.scope.get("user"), self.deployment_id
+        )
+        if access.close_code:
+            await self.close(code=access.close_code)
+            return
+        self.roles = access.roles
+        self.finished = False
+        self.status_sent: str | None = None
+        self.delivering = asyncio.Lock()
+        self.group = deployment_group(self.deployment_id)
+        # Join before the replay: live messages queue up meanwhile, and dedupe handles overlap.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.groups.append(self.group)  # left again on disconnect
+        await self.catch_up()
+        if not self.finished:
+            self.watchdog = asyncio.create_task(self._check_when_idle())
+
+    async def disconnect(self, code: int) -> None:
+        watchdog = getattr(self, "watchdog", None)
+        if watchdog is not None:
+            watchdog.cancel()
+
+    async def log_lines(self, event: dict) -> None:
+        async with self.delivering:
+            if self.finished:
+                return
+            lines = [line for line in event["lines"] if line["seq"] > self.last]
+            if not lines:
+                return  # all seen: a duplicate or a message overtaken by a refill
+            if _consecutive_from(lines, self.last + 1):
+                await self._send_lines(lines)
+            else:  # a message was lost (or came out of order): the database has every line
+                logger.info(
+                    "deployment %s: lines %s-%s missed by the channel layer, sent from the db",
+                    self.deployment_id,
+                    self.last + 1,
+                    lines[0]["seq"] - 1,
+                )
+                await self._send_stored(upto=lines[-1]["seq"])
+
+    async def deployment_changed(self, event: dict) -> None:
+        await self.catch_up(status_changed=True)
+
+    async def catch_up(self, *, status_changed: bool = False) -> None:
+        """Send what the database has beyond `last`, the status if new, and finish if final."""
+        async with self.delivering:
+            if self.finished:
+                return
+            state = await database_sync_to_async(live_data.deployment_state)(self.deployment_id)
+            await self._send_stored(upto=state.last_seq)
+            if status_changed or state.status != self.status_sent:
+                html = await database_sync_to_async(live_data.status_frame)(
+                    self.deployment_id, self.roles
+                )
+                await self.send(text_data=html)
+                self.status_sent = state.status
+            if state.final:
+                self.finished = True
+                await self.close(code=1000)
+
+    async def _send_stored(self, *, upto: int) -> None:
+        while self.last < upto:
+            lines = await database_sync_to_async(live_data.stored_lines)(
+                self.deployment_id, after=self.last, upto=upto
+            )
+            if not lines:
+                return
+            await self._send_lines(lines)
+
+    async def _send_lines(self, lines: list[dict]) -> None:
+        await self.send(text_data=live_frame(self.deployment_id, lines))
+        self.last = lines[-1]["seq"]
+
+    async def _check_when_idle(self) -> None:
+        while not self.finished:
+            await asyncio.sleep(IDLE_CHECK_SECONDS)
+            try:
+                # Idempotent; re-creates the membership a restarted Redis forgot.
+                await self.channel_layer.group_add(self.group, self.channel_name)
+            except Exception:  # noqa: BLE001 (the layer is down: the database still answers)
+                logger.warning("could not rejoin %s", self.group, exc_info=True)
+            await self.catch_up()
+
+
+class BoardConsumer(AsyncWebsocketConsumer):
+    """`ws /ws/pipelines/{p}/`: the environment cards and promotion panels, re-rendered for
+    this user as htmx out-of-band swaps, on connect and whenever the board changes."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        access = await database_sync_to_async(live_data.pipeline_access)(
+            self.scope.get("user"), self.scope["url_route"]["kwargs"]["pipeline"]
+        )
+        if access.close_code:
+            await self.close(code=access.close_code)
+            return
+        self.pipeline = access.pipeline
+        self.dirty = False
+        self.last_render = float("-inf")
+        self.render_task: asyncio.Task | None = None
+        group = pipeline_group(self.pipeline.pk)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups.append(group)
+        await self._render()  # a (re)connected board may have missed changes
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "render_task", None) is not None:
+            self.render_task.cancel()
+
+    async def board_changed(self, event: dict) -> None:
+        self.dirty = True
+        if self.render_task is None or self.render_task.done():
+            self.render_task = asyncio.create_task(self._render_when_due())
+
+    async def _render_when_due(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.dirty:
+            wait = self.last_render + BOARD_RENDER_INTERVAL - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)  # changes arriving meanwhile join this render
+            self.dirty = False
+            await self._render()
+
+    async def _render(self) -> None:
+        self.last_render = asyncio.get_running_loop().time()
+        html = await database_sync_to_async(live_data.board_frame)(
+            self.pipeline, self.scope["user"]
+        )
+        await self.send(text_data=html)
+
+
+def _after(query_string: bytes) -> int:
+    """The client's resume cursor `?after=N`: the last seq it rendered (0: from the start)."""
+    values = parse_qs(query_string.decode("latin-1")).get("after", ["0"])
+    try:
+        return max(int(values[-1]), 0)
+    except ValueError:
+        return 0
+
+
+def _consecutive_from(lines: list[dict], first: int) -> bool:
+    return all(line["seq"] == first + i for i, line in enumerate(lines))

@@ -1,0 +1,63 @@
+"""A deployment's header: status, "step k of n", elapsed time, steps and the lead's Cancel.
+
+One partial (templates/dashboard/partials/deployment_status.html) for the page, the
+WebSocket frames and the polls; this module builds its context from the database.
+"""
+
+from datetime import timedelta
+
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from pipelines.models import Deployment, DeploymentStep
+from pipelines.models.deployments import StepStatus
+from pipelines.roles import Role
+
+TEMPLATE = "dashboard/partials/deployment_status.html"
+FINAL_STATUSES = {"succeeded", "failed", "cancelled", "interrupted"}
+
+
+def elapsed(deployment: Deployment) -> timedelta | None:
+    if deployment.started_at is None:
+        return None
+    return (deployment.finished_at or timezone.now()) - deployment.started_at
+
+
+def progress(steps: list[DeploymentStep]) -> tuple[int, int]:
+    """(k, n) for "step k of n": the running step, else how many steps are behind us."""
+    for k, step in enumerate(steps, start=1):
+        if step.status == StepStatus.RUNNING:
+            return k, len(steps)
+    return sum(step.status != StepStatus.PENDING for step in steps), len(steps)
+
+
+def cancel_url(deployment: Deployment, roles: set[str]) -> str | None:
+    """The Cancel button's target: leads only, while the deployment is active, and only
+    once the cancel view (issue 4, URL name `deployment-cancel`) exists."""
+    if Role.LEAD not in roles or not deployment.is_active:
+        return None
+    try:
+        return reverse("deployment-cancel", args=[deployment.pk])
+    except NoReverseMatch:
+        return None
+
+
+def status_context(deployment: Deployment, roles: set[str]) -> dict:
+    steps = list(deployment.steps.all())
+    for s in steps:
+        s.took = s.finished_at - s.started_at if s.started_at and s.finished_at else None
+    step, of = progress(steps)
+    return {
+        "deployment": deployment,
+        "steps": steps,
+        "step": step,
+        "of": of,
+        "elapsed": elapsed(deployment),
+        "final": deployment.status in FINAL_STATUSES,
+        "cancel_url": cancel_url(deployment, roles),
+    }
+
+
+def status_html(deployment: Deployment, roles: set[str], *, oob: bool = False) -> str:
+    return render_to_string(TEMPLATE, {**status_context(deployment, roles), "oob": oob})

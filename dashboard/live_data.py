@@ -1,0 +1,92 @@
+"""The database side of the WebSocket consumers (plain sync functions; the consumers call
+them through `database_sync_to_async`)."""
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AnonymousUser
+from django.template.loader import render_to_string
+
+from dashboard.deployment_status import FINAL_STATUSES, status_html
+from pipelines.board import environment_cards
+from pipelines.models import Deployment, LogLine, Pipeline
+from pipelines.roles import User, can_view, roles_of
+
+CARD = "dashboard/partials/environment_card.html"
+PANEL = "dashboard/partials/promotion_panel.html"
+# Lines per frame when replaying or refilling from the database.
+REPLAY_CHUNK = 1000
+LINE_FIELDS = ("seq", "time", "stream", "text")
+
+
+@dataclass
+class Access:
+    close_code: int | None = None  # None: allowed
+    roles: set[str] = field(default_factory=set)
+    pipeline: Pipeline | None = None
+
+
+@dataclass
+class DeploymentState:
+    status: str
+    last_seq: int
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+def _viewer_roles(user: User | None) -> set[str] | None:
+    user = user or AnonymousUser()
+    return roles_of(user) if can_view(user) else None
+
+
+def deployment_access(user: User | None, deployment_id: int) -> Access:
+    roles = _viewer_roles(user)
+    if roles is None:
+        return Access(close_code=4403)
+    if not Deployment.objects.filter(pk=deployment_id).exists():
+        return Access(close_code=4404)
+    return Access(roles=roles)
+
+
+def pipeline_access(user: User | None, name: str) -> Access:
+    roles = _viewer_roles(user)
+    if roles is None:
+        return Access(close_code=4403)
+    pipeline = Pipeline.objects.filter(name=name).first()
+    if pipeline is None:
+        return Access(close_code=4404)
+    return Access(roles=roles, pipeline=pipeline)
+
+
+def deployment_state(deployment_id: int) -> DeploymentState:
+    status, last_seq = Deployment.objects.values_list("status", "last_seq").get(pk=deployment_id)
+    return DeploymentState(status, last_seq)
+
+
+def stored_lines(deployment_id: int, *, after: int, upto: int | None = None) -> list[dict]:
+    """Up to REPLAY_CHUNK lines with after < seq <= upto, in order, as the live messages
+    carry them."""
+    lines = LogLine.objects.filter(deployment_id=deployment_id, seq__gt=after)
+    if upto is not None:
+        lines = lines.filter(seq__lte=upto)
+    return [
+        {**row, "time": row["time"].isoformat()}
+        for row in lines.order_by("seq").values(*LINE_FIELDS)[:REPLAY_CHUNK]
+    ]
+
+
+def status_frame(deployment_id: int, roles: set[str]) -> str:
+    deployment = Deployment.objects.get(pk=deployment_id)
+    return status_html(deployment, roles, oob=True)
+
+
+def board_frame(pipeline: Pipeline, user: User) -> str:
+    """Every card and promotion panel of the board, for this user, as out-of-band swaps."""
+    context = {"pipeline": pipeline, "user": user, "roles": roles_of(user), "oob": True}
+    parts = []
+    for card in environment_cards(pipeline):
+        parts.append(render_to_string(CARD, {**context, "card": card}))
+        if card.environment.promote_from_id:
+            parts.append(render_to_string(PANEL, {**context, "card": card}))
+    return "".join(parts)

@@ -1,0 +1,83 @@
+"""Deployment log lines as HTML: the one renderer behind the page, the WebSocket frames and
+the polls, so that all three produce the same markup (DESIGN §6: `data-seq` on each line).
+
+A log line is untrusted text. It is escaped first; SGR colour codes then become `ansi*`
+classes via ansi2html (never inline styles, which the CSP forbids); any other control
+sequence (cursor moves, OSC hyperlinks and titles) is dropped so it cannot garble the page.
+Lines are built with plain string formatting rather than a template loop: a busy log is
+rendered at tens of thousands of lines a second.
+"""
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+
+from ansi2html import Ansi2HTMLConverter
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+_converter = Ansi2HTMLConverter(inline=False, escaped=True, linkify=False)
+# Before conversion: OSC strings (hyperlinks, titles) and CSI sequences other than SGR
+# (cursor moves, erases), which ansi2html would act on or turn into links.
+_NOT_COLOURS = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-ln-~]")
+# After: any escape left, and control characters other than tab.
+_LEFTOVER_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b.?|[\x00-\x08\x0b-\x1f\x7f]")
+ERROR_WORDS = ("error", "failed", "fatal", "traceback", "exception")
+_ERROR_WORDS = re.compile(rf"\b({'|'.join(ERROR_WORDS)})\b", re.IGNORECASE)
+_STREAMS = {"stdout", "stderr", "system"}
+
+
+def ansi_to_html(text: str) -> SafeString:
+    """Escaped HTML of one line, its SGR colours as `<span class="ansi31">…</span>`."""
+    if "\x1b" not in text:
+        return mark_safe(_LEFTOVER_CONTROLS.sub("", escape(text)))
+    text = _NOT_COLOURS.sub("", text)
+    html = _converter.convert(text, full=False, ensure_trailing_newline=False)
+    return mark_safe(_LEFTOVER_CONTROLS.sub("", html))
+
+
+def is_error(stream: str, text: str) -> bool:
+    """The lines "jump to the first error" looks for: stderr naming an error."""
+    return stream == "stderr" and bool(_ERROR_WORDS.search(text))
+
+
+def line_html(line: Mapping) -> str:
+    """One line ({"seq", "stream", "text"}) as `<div class="line …" data-seq="n">…</div>`."""
+    stream = line["stream"] if line["stream"] in _STREAMS else "stdout"
+    error = " data-error" if is_error(stream, line["text"]) else ""
+    body = ansi_to_html(line["text"])
+    return f'<div class="line {stream}" data-seq="{int(line["seq"])}"{error}>{body}</div>'
+
+
+def lines_html(lines: Iterable[Mapping], *, oob: bool = False) -> SafeString:
+    """Lines in seq order; with `oob`, wrapped for htmx to append them to `#log` (DESIGN §8)."""
+    html = "".join(line_html(line) for line in lines)
+    if oob:
+        html = f'<div hx-swap-oob="beforeend:#log">{html}</div>'
+    return mark_safe(html)
+
+
+class _FrameCache:
+    """Every watcher of a deployment in one process is sent the same frames: render once."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.frames: OrderedDict[tuple, str] = OrderedDict()
+
+    def get_or_render(self, key: tuple, render: Callable[[], str]) -> str:
+        frame = self.frames.get(key)
+        if frame is None:
+            frame = self.frames[key] = render()
+            if len(self.frames) > self.size:
+                self.frames.popitem(last=False)
+        return frame
+
+
+_frames = _FrameCache()
+
+
+def live_frame(deployment_id: int, lines: list[Mapping]) -> str:
+    """The WebSocket frame of consecutive stored lines (stored lines never change: cache by
+    range; the last text only guards against a reused deployment id in a test database)."""
+    key = (deployment_id, lines[0]["seq"], lines[-1]["seq"], lines[-1]["text"])
+    return _frames.get_or_render(key, lambda: lines_html(lines, oob=True))

@@ -1,0 +1,88 @@
+"""Manual deploy, rollback and cancel (POST only).
+
+Plain form posts get a redirect with a message; htmx posts get an HX-Redirect (or, for a
+refusal, the message with its HTTP status). Permissions are checked by the use-cases, so a
+forged post changes nothing.
+"""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from dashboard.access import viewer_required
+from pipelines.builds import get_build
+from pipelines.deploys import cancel_deployment, deploy_build, rollback
+from pipelines.errors import InvalidInput, SlipwayError
+from pipelines.models import Deployment, Environment
+
+
+@require_POST
+@viewer_required
+def deploy(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
+    env = _environment(pipeline, environment)
+    try:
+        sha = request.POST.get("sha", "").strip()
+        if not sha:
+            raise InvalidInput("Choose a build to deploy.", field="sha")
+        deployment = deploy_build(env, get_build(env.pipeline, sha), by=request.user)
+    except SlipwayError as exc:
+        return _refused(request, exc, _environment_url(env))
+    release = deployment.release
+    messages.success(
+        request, f"Deploying {release.build.short_sha} to {env.name} as {release.label}."
+    )
+    return _go(request, reverse("deployment", args=[deployment.pk]))
+
+
+@require_POST
+@viewer_required
+def roll_back(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
+    env = _environment(pipeline, environment)
+    try:
+        deployment = rollback(env, request.POST.get("release", ""), by=request.user)
+    except SlipwayError as exc:
+        return _refused(request, exc, _environment_url(env))
+    messages.success(request, f"Rolling {env.name} back: {deployment.release.description}.")
+    return _go(request, reverse("deployment", args=[deployment.pk]))
+
+
+@require_POST
+@viewer_required
+def cancel(request: HttpRequest, deployment: int) -> HttpResponse:
+    found = get_object_or_404(
+        Deployment.objects.select_related("environment__pipeline"), pk=deployment
+    )
+    page = reverse("deployment", args=[found.pk])
+    try:
+        cancel_deployment(found, by=request.user)
+    except SlipwayError as exc:
+        return _refused(request, exc, page)
+    if request.htmx:
+        return HttpResponse(status=204)  # the deployment page's socket shows the outcome
+    messages.success(request, f"Deployment #{found.pk} is being cancelled.")
+    return redirect(page)
+
+
+def _environment(pipeline: str, environment: str) -> Environment:
+    return get_object_or_404(
+        Environment.objects.select_related("pipeline"), pipeline__name=pipeline, name=environment
+    )
+
+
+def _environment_url(env: Environment) -> str:
+    return reverse("environment", args=[env.pipeline.name, env.name])
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    return redirect(url)
+
+
+def _refused(request: HttpRequest, exc: SlipwayError, back: str) -> HttpResponse:
+    if request.htmx:
+        return HttpResponse(exc.message, status=exc.http_status, content_type="text/plain")
+    messages.error(request, exc.message)
+    return redirect(back)

@@ -1,0 +1,113 @@
+"""A deployment's page: steps and the live log (DESIGN §5, §6).
+
+The page renders the last PAGE_LINES lines; the log socket (dashboard/consumers.py) brings
+the rest as it comes. `log` answers the page's polls when no socket gets through a proxy
+(`?after=N`) and its "load earlier lines" (`?before=N`); `log.txt` is the raw log.
+"""
+
+from collections.abc import AsyncIterator
+
+from asgiref.sync import sync_to_async
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.safestring import mark_safe
+
+from dashboard.access import viewer_required
+from dashboard.deployment_status import status_context, status_html
+from dashboard.log_html import ERROR_WORDS, is_error, lines_html
+from pipelines.models import Deployment, LogLine
+from pipelines.roles import roles_of
+
+PAGE_LINES = 2000
+MAX_LINES = 5000
+DOWNLOAD_CHUNK = 5000
+LINE_FIELDS = ("seq", "time", "stream", "text")
+
+
+@viewer_required
+def deployment_detail(request: HttpRequest, deployment: int) -> HttpResponse:
+    found = get_object_or_404(
+        Deployment.objects.select_related("environment__pipeline", "release__build"),
+        pk=deployment,
+    )
+    tail = list(found.log_lines.order_by("-seq").values(*LINE_FIELDS)[:PAGE_LINES])[::-1]
+    context = {
+        "deployment": found,
+        "environment": found.environment,
+        "pipeline": found.environment.pipeline,
+        "log_html": lines_html(tail),
+        "first_seq": tail[0]["seq"] if tail else 0,
+        "last_seq": tail[-1]["seq"] if tail else 0,
+        "first_error": first_error_seq(found),
+        **status_context(found, roles_of(request.user)),
+    }
+    return render(request, "dashboard/deployment.html", context)
+
+
+@viewer_required
+def deployment_log(request: HttpRequest, deployment: int) -> HttpResponse:
+    """`?after=N`: the lines after N and the status, as the socket's frames (for polls);
+    `?before=N`: the lines before N, plain (for "load earlier lines"). `limit` ≤ 5000."""
+    found = get_object_or_404(Deployment, pk=deployment)
+    limit = min(_number(request.GET.get("limit"), PAGE_LINES), MAX_LINES) or PAGE_LINES
+    lines = found.log_lines.values(*LINE_FIELDS)
+    if "before" in request.GET:
+        before = _number(request.GET.get("before"), 0)
+        chunk = list(lines.filter(seq__lt=before).order_by("-seq")[:limit])[::-1]
+        return HttpResponse(lines_html(chunk))
+    after = _number(request.GET.get("after"), 0)
+    chunk = list(lines.filter(seq__gt=after).order_by("seq")[:limit])
+    frame = status_html(found, roles_of(request.user), oob=True)
+    if chunk:
+        frame = lines_html(chunk, oob=True) + frame
+    response = HttpResponse(mark_safe(frame))
+    response["X-Last-Seq"] = str(chunk[-1]["seq"] if chunk else after)
+    return response
+
+
+@viewer_required
+def deployment_log_text(request: HttpRequest, deployment: int) -> StreamingHttpResponse:
+    """The raw log as text, streamed in chunks (a log may hold a million lines)."""
+    found = get_object_or_404(Deployment, pk=deployment)
+    response = StreamingHttpResponse(_raw_log(found.pk), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="deployment-{found.pk}.log"'
+    return response
+
+
+async def _raw_log(deployment_id: int) -> AsyncIterator[str]:
+    after = 0
+    while True:
+        chunk = await sync_to_async(_raw_chunk)(deployment_id, after)
+        if not chunk:
+            return
+        after = chunk[-1][0]
+        yield "".join(f"{text}\n" for _, text in chunk)
+
+
+def _raw_chunk(deployment_id: int, after: int) -> list[tuple[int, str]]:
+    lines = LogLine.objects.filter(deployment_id=deployment_id, seq__gt=after).order_by("seq")
+    return list(lines.values_list("seq", "text")[:DOWNLOAD_CHUNK])
+
+
+def first_error_seq(deployment: Deployment) -> int | None:
+    """The seq of the first error line, for "jump to the first error" (maybe not rendered)."""
+    words = Q()
+    for word in ERROR_WORDS:  # narrows the scan; is_error decides on word boundaries
+        words |= Q(text__icontains=word)
+    candidates = (
+        deployment.log_lines.filter(words, stream=LogLine.Stream.STDERR)
+        .order_by("seq")
+        .values_list("seq", "stream", "text")
+    )
+    for seq, stream, text in candidates.iterator(chunk_size=2000):
+        if is_error(stream, text):
+            return seq
+    return None
+
+
+def _number(value: str | None, default: int) -> int:
+    try:
+        return max(int(value), 0) if value is not None else default
+    except ValueError:
+        return default

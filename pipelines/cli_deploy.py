@@ -1,0 +1,36 @@
+"""`slipway deploy ENV (--sha SHA | --release vN) [--follow]`: deploy a build to an
+environment, or roll it back to an earlier release (POST …/environments/{env}/deployments)."""
+
+import argparse
+from typing import Any
+
+
+def add_deploy(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "deploy",
+        help="deploy a build to an environment, or roll back to an earlier release",
+        description="Deploy the build of --sha to ENV, or roll ENV back to --release (lead).",
+    )
+    parser.add_argument("environment", metavar="ENV")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--sha", help="the commit whose build (and artifact) to deploy")
+    which.add_argument("--release", help="roll back: deploy this earlier release again (v3)")
+    parser.add_argument("--pipeline", help="the pipeline (default: the only one)")
+    parser.add_argument("--follow", action="store_true", help="print the deploy log as it runs")
+    parser.set_defaults(handler=deploy)
+
+
+def deploy(client: Any, args: argparse.Namespace) -> None:
+    from pipelines.cli import _pipeline_name, follow  # the CLI imports this module
+
+    pipeline = _pipeline_name(client, args.pipeline)
+    body = {"sha": args.sha} if args.sha else {"release": args.release}
+    path = f"/pipelines/{pipeline}/environments/{args.environment}/deployments"
+    deployment = client.post(path, json=body)
+    release = deployment["release"]
+    print(
+        f"deploying {release['sha'][:7]} to {args.environment} as {release['version']} "
+        f"({release['description']}): deployment #{deployment['id']}"
+    )
+    if args.follow:
+        follow(client, deployment["id"])

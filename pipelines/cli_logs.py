@@ -1,0 +1,49 @@
+"""`slipway logs DEPLOYMENT [--follow]`: print a deployment's log, and with --follow keep
+printing until the deployment ends, resuming by seq (GET /api/v1/deployments/{id}/log)."""
+
+import argparse
+import sys
+import time
+from typing import Any
+
+FINAL_STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
+PAGE_LINES = 5000
+POLL_SECONDS = 1.0
+
+
+def add_logs(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "logs",
+        help="print a deployment's log (--follow: until it ends)",
+        description="Print the log of deployment DEPLOYMENT (its number, as in #42).",
+    )
+    parser.add_argument("deployment", metavar="DEPLOYMENT", type=_deployment_number)
+    parser.add_argument(
+        "-f", "--follow", action="store_true", help="keep printing new lines until it ends"
+    )
+    parser.set_defaults(handler=logs)
+
+
+def logs(client: Any, args: argparse.Namespace) -> None:
+    after = 0
+    while True:
+        page = client.get(f"/deployments/{args.deployment}/log?after={after}&limit={PAGE_LINES}")
+        if page["lines"]:
+            sys.stdout.write("".join(f"{line['text']}\n" for line in page["lines"]))
+            sys.stdout.flush()
+            after = page["next"]
+            continue
+        # No more lines for now. The server reads the status before the lines, so a final
+        # status with an empty page means the log is complete.
+        if not args.follow or page["status"] in FINAL_STATUSES:
+            break
+        time.sleep(POLL_SECONDS)
+    if args.follow:
+        print(f"deployment #{args.deployment} {page['status']}", file=sys.stderr)
+
+
+def _deployment_number(text: str) -> int:
+    number = text.removeprefix("#")
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a deployment number like 42")
+    return int(number)

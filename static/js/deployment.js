@@ -1,0 +1,180 @@
+// The deployment page's live log (issue 5). htmx's ws extension appends the socket's frames
+// (<div hx-swap-oob="beforeend:#log"><div data-seq="42">…</div></div>); this file
+//  - reconnects with the last rendered seq in the URL (the extension has no resume cursor),
+//  - drops any line already shown (seq <= last), whichever way it came,
+//  - polls the log endpoint by seq while no socket gets through (a proxy without upgrade),
+//  - follows / pauses auto-scroll, jumps to the first error, loads earlier lines,
+//  - ticks the elapsed time.
+(() => {
+  const page = document.querySelector("[data-deployment]");
+  const log = document.getElementById("log");
+  if (!page || !log || !window.htmx) return;
+
+  const POLL_MS = 2000;
+  const SOCKET_GRACE_MS = 5000; // a proxy may hang the upgrade rather than refuse it
+  const NO_RECONNECT = [1000, 4403, 4404]; // finished, forbidden, not found
+  const seqOf = (element) => Number(element.dataset.seq);
+  let last = log.lastElementChild ? seqOf(log.lastElementChild) : 0;
+  let following = true;
+  let socketOpen = false;
+  let pollTimer = null;
+
+  // --- resume cursor and dedupe ------------------------------------------------------------
+  const createWebSocket = htmx.createWebSocket;
+  htmx.createWebSocket = (url) => {
+    const resumed = new URL(url, location.href);
+    if (resumed.pathname.startsWith("/ws/deployments/")) resumed.searchParams.set("after", last);
+    return createWebSocket(resumed.toString());
+  };
+
+  // Keep only lines after `last`, in order; returns the frame without the others.
+  function freshOnly(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    template.content.querySelectorAll("[data-seq]").forEach((line) => {
+      if (seqOf(line) <= last) line.remove();
+      else last = seqOf(line);
+    });
+    return template;
+  }
+
+  htmx.defineExtension("slipway-log", {
+    transformResponse: (text) => {
+      const template = freshOnly(text);
+      const wrapper = document.createElement("div");
+      wrapper.appendChild(template.content);
+      return wrapper.innerHTML;
+    },
+  });
+
+  // --- follow / pause ----------------------------------------------------------------------
+  const followButton = page.querySelector("[data-action=follow]");
+  let scrolling = false;
+  function setFollowing(on) {
+    following = on;
+    followButton.setAttribute("aria-pressed", String(on));
+    followButton.textContent = on ? "Pause auto-scroll" : "Follow the log";
+    if (on) scrollToEnd();
+  }
+  function scrollToEnd() {
+    scrolling = true;
+    log.scrollTop = log.scrollHeight;
+    requestAnimationFrame(() => (scrolling = false));
+  }
+  followButton.addEventListener("click", () => setFollowing(!following));
+  log.addEventListener("scroll", () => {
+    if (scrolling) return;
+    const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+    if (atEnd !== following) setFollowing(atEnd);
+  });
+  function linesArrived() {
+    const empty = page.querySelector("[data-empty-log]");
+    if (empty && log.firstElementChild) empty.remove();
+    if (following) scrollToEnd();
+  }
+  page.addEventListener("htmx:wsAfterMessage", linesArrived);
+  scrollToEnd();
+
+  // --- fallback: polling while the socket is down ----------------------------------------
+  const note = page.querySelector("[data-live-note]");
+  const finished = () => document.querySelector("#deployment-status[data-final]") !== null;
+  function showNote(text) {
+    note.hidden = !text;
+    note.textContent = text || "";
+  }
+  async function poll() {
+    try {
+      const response = await fetch(`${page.dataset.logUrl}?after=${last}`, {
+        headers: { Accept: "text/html" },
+      });
+      if (response.ok) applyFrame(await response.text());
+    } catch (error) {
+      showNote("Offline: retrying…");
+    }
+    if (finished() || socketOpen) stopPolling();
+  }
+  function applyFrame(html) {
+    const template = freshOnly(html);
+    for (const part of Array.from(template.content.children)) {
+      const swap = part.getAttribute("hx-swap-oob") || "";
+      if (swap.startsWith("beforeend:")) {
+        log.append(...part.childNodes);
+      } else if (part.id && document.getElementById(part.id)) {
+        document.getElementById(part.id).replaceWith(part);
+        htmx.process(part);
+      }
+    }
+    linesArrived();
+  }
+  function startPolling() {
+    if (pollTimer || finished()) return;
+    showNote(`No live connection: polling for new lines every ${POLL_MS / 1000} s`);
+    poll();
+    pollTimer = setInterval(poll, POLL_MS);
+  }
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+    if (socketOpen || finished()) showNote("");
+  }
+  page.addEventListener("htmx:wsOpen", () => {
+    socketOpen = true;
+    stopPolling();
+  });
+  page.addEventListener("htmx:wsClose", (event) => {
+    socketOpen = false;
+    const code = event.detail.event.code;
+    if (code === 4403) showNote("You may not watch this deployment.");
+    else if (!NO_RECONNECT.includes(code)) startPolling();
+  });
+  setTimeout(() => socketOpen || startPolling(), SOCKET_GRACE_MS);
+
+  // --- earlier lines and the first error ---------------------------------------------------
+  const earlierButton = page.querySelector("[data-action=load-earlier]");
+  async function loadEarlier() {
+    const first = log.firstElementChild ? seqOf(log.firstElementChild) : last + 1;
+    if (first <= 1) return false;
+    const response = await fetch(`${page.dataset.logUrl}?before=${first}`);
+    if (!response.ok) return false;
+    const height = log.scrollHeight;
+    log.insertAdjacentHTML("afterbegin", await response.text());
+    log.scrollTop += log.scrollHeight - height; // keep what the reader looks at in place
+    const now = log.firstElementChild ? seqOf(log.firstElementChild) : 1;
+    if (earlierButton) {
+      earlierButton.hidden = now <= 1;
+      earlierButton.textContent = `Load earlier lines (${now - 1} more)`;
+    }
+    return now < first;
+  }
+  if (earlierButton) earlierButton.addEventListener("click", loadEarlier);
+
+  page.querySelector("[data-action=first-error]").addEventListener("click", async (event) => {
+    const known = Number(page.dataset.firstError || 0);
+    let line = known
+      ? log.querySelector(`[data-seq="${known}"]`)
+      : log.querySelector("[data-error]");
+    while (known && !line && (await loadEarlier())) {
+      line = log.querySelector(`[data-seq="${known}"]`);
+    }
+    if (!line) {
+      event.target.textContent = "No errors so far";
+      return;
+    }
+    setFollowing(false);
+    log.querySelectorAll(".highlight").forEach((other) => other.classList.remove("highlight"));
+    line.classList.add("highlight");
+    line.scrollIntoView({ block: "center" });
+  });
+
+  // --- elapsed time ------------------------------------------------------------------------
+  setInterval(() => {
+    const elapsed = document.querySelector("#deployment-status [data-started]");
+    if (!elapsed) return;
+    const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(elapsed.dataset.started)) / 1000));
+    const parts = [];
+    if (seconds >= 3600) parts.push(`${Math.floor(seconds / 3600)} h`);
+    if (seconds >= 60) parts.push(`${Math.floor((seconds % 3600) / 60)} min`);
+    parts.push(`${seconds % 60} s`);
+    elapsed.textContent = parts.join(" ");
+  }, 1000);
+})();

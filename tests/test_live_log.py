@@ -1,0 +1,113 @@
+"""The live log socket replays stored lines, then sends live ones, then the final status."""
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+
+from pipelines.live import publish_log
+from pipelines.models import LogLine
+from tests.watching import (
+    communicator,
+    finish,
+    finish_async,
+    receive_seqs,
+    receive_until_closed,
+    running_deployment,
+    seqs_in,
+    write_lines,
+    write_lines_async,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_replays_stored_lines_after_the_cursor_then_the_final_status(pipeline, users):
+    deployment = running_deployment(pipeline)
+    write_lines(deployment, [f"line {n}" for n in range(1, 8)])
+    finish(deployment)
+
+    @async_to_sync
+    async def watch():
+        client = communicator(f"/ws/deployments/{deployment.pk}/?after=3", users["developer"])
+        connected, _ = await client.connect()
+        assert connected
+        return await receive_until_closed(client)
+
+    frames, code = watch()
+    assert seqs_in(frames) == [4, 5, 6, 7]
+    assert 'id="deployment-status"' in frames[-1]
+    assert 'data-status="succeeded"' in frames[-1]
+    assert code == 1000
+
+
+def test_it_sends_live_lines_in_order_after_the_replay_and_closes_when_finished(pipeline, users):
+    deployment = running_deployment(pipeline)
+    write_lines(deployment, ["before 1", "before 2"])
+
+    @async_to_sync
+    async def watch():
+        client = communicator(f"/ws/deployments/{deployment.pk}/", users["qa"])
+        await client.connect()
+        seen = await receive_seqs(client, upto=2)
+        await write_lines_async(deployment, ["live 3", "live 4", "live 5"])
+        seen += await receive_seqs(client, upto=5)
+        await finish_async(deployment, "failed")
+        frames, code = await receive_until_closed(client)
+        return seen, frames, code
+
+    seen, frames, code = watch()
+    assert seen == [1, 2, 3, 4, 5]
+    assert 'data-status="failed"' in frames[-1]
+    assert code == 1000
+
+
+def test_it_sends_nothing_twice_when_live_messages_repeat_lines_it_replayed(pipeline, users):
+    deployment = running_deployment(pipeline)
+    write_lines(deployment, ["one", "two", "three"])
+
+    @async_to_sync
+    async def watch():
+        client = communicator(f"/ws/deployments/{deployment.pk}/", users["developer"])
+        await client.connect()
+        await client.receive_from()  # the replay of 1-3
+        rows = [row async for row in LogLine.objects.filter(deployment=deployment)]
+        await sync_to_async(publish_log)(deployment.pk, rows)  # the same lines again
+        await write_lines_async(deployment, ["four"])
+        return await receive_seqs(client, upto=4)
+
+    assert watch() == [4]  # and not 1, 2, 3 again
+
+
+def test_it_refills_from_the_database_when_a_live_message_was_dropped(pipeline, users):
+    deployment = running_deployment(pipeline)
+
+    @async_to_sync
+    async def watch():
+        client = communicator(f"/ws/deployments/{deployment.pk}/", users["developer"])
+        await client.connect()
+        await write_lines_async(deployment, ["one", "two"])
+        seen = await receive_seqs(client, upto=2)
+        # Lines 3-5 are stored but their message is lost (Channels is at-most-once) …
+        await write_lines_async(deployment, ["three", "four", "five"], publish=False)
+        # … so when line 6 arrives, the consumer fetches 3-5 from the database first.
+        await write_lines_async(deployment, ["six"])
+        seen += await receive_seqs(client, upto=6)
+        await client.disconnect()
+        return seen
+
+    assert watch() == [1, 2, 3, 4, 5, 6]
+
+
+def test_it_sends_lines_whose_message_was_lost_before_the_final_status(pipeline, users):
+    deployment = running_deployment(pipeline)
+
+    @async_to_sync
+    async def watch():
+        client = communicator(f"/ws/deployments/{deployment.pk}/", users["developer"])
+        await client.connect()
+        await write_lines_async(deployment, ["the last words"], publish=False)
+        await finish_async(deployment)
+        return await receive_until_closed(client)
+
+    frames, code = watch()
+    assert seqs_in(frames) == [1]
+    assert 'data-status="succeeded"' in frames[-1]
