@@ -22,8 +22,9 @@ logger = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
-# How often a quiet log socket checks the database itself: a lost final message, or a
-# channel layer that lost its groups (a Redis restart), must not leave a client hanging.
+# After how long without news a log socket checks the database itself: a lost final
+# message, or a channel layer that lost its groups (a Redis restart), must not leave a
+# client hanging. Only when idle: a busy stream is already checked by every message.
 IDLE_CHECK_SECONDS = 5.0
 # The board re-renders at most this often, however many changes arrive (coalescing).
 BOARD_RENDER_INTERVAL = 0.25
@@ -47,10 +48,11 @@ class DeploymentLogConsumer(AsyncWebsocketConsumer):
         self.finished = False
         self.status_sent: str | None = None
         self.delivering = asyncio.Lock()
+        self.news_at = asyncio.get_running_loop().time()
         self.group = deployment_group(self.deployment_id)
         # Join before the replay: live messages queue up meanwhile, and dedupe handles overlap.
-        await self.channel_layer.group_add(self.group, self.channel_name)
         self.groups.append(self.group)  # left again on disconnect
+        await self._join()
         await self.catch_up()
         if not self.finished:
             self.watchdog = asyncio.create_task(self._check_when_idle())
@@ -60,7 +62,17 @@ class DeploymentLogConsumer(AsyncWebsocketConsumer):
         if watchdog is not None:
             watchdog.cancel()
 
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes stale database connections before every handler: a thread hop per
+        # message. Live lines come by the thousand and rarely touch the database (and then
+        # through database_sync_to_async, which does the same), so they skip it.
+        if message["type"] == "log.lines":
+            await self.log_lines(message)
+        else:
+            await super().dispatch(message)
+
     async def log_lines(self, event: dict) -> None:
+        self.news_at = asyncio.get_running_loop().time()
         async with self.delivering:
             if self.finished:
                 return
@@ -79,6 +91,7 @@ class DeploymentLogConsumer(AsyncWebsocketConsumer):
                 await self._send_stored(upto=lines[-1]["seq"])
 
     async def deployment_changed(self, event: dict) -> None:
+        self.news_at = asyncio.get_running_loop().time()
         await self.catch_up(status_changed=True)
 
     async def catch_up(self, *, status_changed: bool = False) -> None:
@@ -112,19 +125,33 @@ class DeploymentLogConsumer(AsyncWebsocketConsumer):
         self.last = lines[-1]["seq"]
 
     async def _check_when_idle(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self.finished:
-            await asyncio.sleep(IDLE_CHECK_SECONDS)
-            try:
-                # Idempotent; re-creates the membership a restarted Redis forgot.
-                await self.channel_layer.group_add(self.group, self.channel_name)
-            except Exception:  # noqa: BLE001 (the layer is down: the database still answers)
-                logger.warning("could not rejoin %s", self.group, exc_info=True)
+            await asyncio.sleep(self.news_at + IDLE_CHECK_SECONDS - loop.time())
+            if loop.time() - self.news_at < IDLE_CHECK_SECONDS:
+                continue  # news came meanwhile
+            self.news_at = loop.time()
+            await self._join()  # again: a restarted Redis has forgotten the groups
             await self.catch_up()
+
+    async def _join(self) -> None:
+        """Join the deployment's group (idempotent). A channel layer that is down does not
+        stop the socket: the database still answers, and the idle check tries again."""
+        for attempt in (1, 2):  # the first may meet a pooled connection a restart broke
+            try:
+                await self.channel_layer.group_add(self.group, self.channel_name)
+                return
+            except Exception:  # noqa: BLE001
+                if attempt == 2:
+                    logger.warning("could not join %s", self.group, exc_info=True)
 
 
 class BoardConsumer(AsyncWebsocketConsumer):
     """`ws /ws/pipelines/{p}/`: the environment cards and promotion panels, re-rendered for
-    this user as htmx out-of-band swaps, on connect and whenever the board changes."""
+    this user as htmx out-of-band swaps whenever the board changes, and at once on a
+    reconnect (`?resync=1`: changes may have been missed while it was down). Not on the
+    first connect: the page was just rendered, and a late copy could undo what the person
+    has just seen change."""
 
     async def connect(self) -> None:
         await self.accept()
@@ -141,7 +168,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
         group = pipeline_group(self.pipeline.pk)
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups.append(group)
-        await self._render()  # a (re)connected board may have missed changes
+        if "resync" in parse_qs(self.scope.get("query_string", b"").decode("latin-1")):
+            await self._render()  # a reconnected board may have missed changes
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "render_task", None) is not None:

@@ -163,8 +163,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * SLIPWAY_MAX_DEPLOY_SECONDS}
-CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"pipelines.run_deployment": {"queue": "deploys"}}
+# Queue names: `make worker` and the Procfile consume "deploys,celery"; tests use their own.
+SLIPWAY_DEPLOY_QUEUE = os.environ.get("SLIPWAY_DEPLOY_QUEUE", "deploys")
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("SLIPWAY_DEFAULT_QUEUE", "celery")
+CELERY_TASK_ROUTES = {"pipelines.run_deployment": {"queue": SLIPWAY_DEPLOY_QUEUE}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -254,7 +254,15 @@ def schedule(deployment_id: int) -> None:
     if settings.REDIS_URL:
         from pipelines.tasks import enqueue_deployment
 
-        enqueue_deployment(deployment_id)
+        try:
+            enqueue_deployment(deployment_id)
+        except Exception as exc:  # the broker is down: say so rather than stay queued forever
+            log.exception("deployment %s could not be queued", deployment_id)
+            Deployment.objects.filter(pk=deployment_id, status=DeploymentStatus.QUEUED).update(
+                status=DeploymentStatus.FAILED,
+                finished_at=timezone.now(),
+                error=f"Could not hand the deployment to the workers: {exc}",
+            )
         return
     loop = embedded.server_loop()
     if loop is not None:

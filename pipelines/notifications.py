@@ -1,8 +1,8 @@
 """Telling people about deploys and promotions: Slack, signed JSON webhooks, e-mail.
 
 A pipeline's targets come from `[[pipeline.notifications]]` in its pipeline.toml. News leaves
-after commit, in the background (a Celery task with REDIS_URL, else a thread), is retried with
-backoff and logged; a failed delivery never fails what it reports.
+after commit, in the background (a Celery task on the default queue when REDIS_URL is set, else
+a thread), is retried with backoff and logged; a failed delivery never fails what it reports.
 
 Events: deployment.started (requested), deployment.succeeded, deployment.failed (failed or
 interrupted) and promotion.done (a promotion's deployment succeeded; sent instead of
@@ -133,7 +133,11 @@ def _dispatch(targets: list[Target], payload: Payload, delays: tuple[float, ...]
 def _enqueue(target: Target, payload: Payload, delays: tuple[float, ...]) -> bool:
     try:
         with current_app.connection_for_write(settings.REDIS_URL) as connection:
-            deliver_task.apply_async(args=[target, payload, list(delays)], connection=connection)
+            deliver_task.apply_async(
+                args=[target, payload, list(delays)],
+                connection=connection,
+                queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+            )
         return True
     except Exception:  # the broker is down: a thread still gets the news out
         logger.exception("could not queue a %s notification; sending it from here", target["kind"])

@@ -32,7 +32,9 @@ def reap_stale_deployments_task() -> list[int]:
 def enqueue_deployment(deployment_id: int) -> None:
     """Send a deployment to the workers, through the broker at REDIS_URL (read now)."""
     with run_deployment_task.app.connection_for_write(settings.REDIS_URL) as connection:
-        run_deployment_task.apply_async(args=[deployment_id], connection=connection)
+        run_deployment_task.apply_async(
+            args=[deployment_id], queue=settings.SLIPWAY_DEPLOY_QUEUE, connection=connection
+        )
 
 
 @worker_ready.connect

@@ -3,10 +3,10 @@
 import pytest
 from django.test import Client, TestCase
 
-from pipelines import locks
+from pipelines import checklist, locks
 from pipelines.models import Deployment, Lock
 from tests.live import bearer
-from tests.promoting import env, finish_queued, sign_everything, uat_runs_a_new_build
+from tests.promoting import env, finish_queued, item, sign_everything, uat_runs_a_new_build
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +138,17 @@ def test_locking_twice_or_unlocking_an_unlocked_environment_is_a_409(pipeline, a
     assert client.delete(LOCK).status_code == 200
     assert client.delete(LOCK).status_code == 409
     assert client.delete("/api/v1/pipelines/webshop/environments/nope/lock").status_code == 404
+
+
+def test_the_pipeline_shows_whether_each_item_counts_and_why_not(pipeline, users, api_as):
+    uat_runs_a_new_build(pipeline)
+    checklist.sign(item(pipeline, "smoke-tested"), by=users["qa"])
+    envs = api_as("sales").get("/api/v1/pipelines/webshop").json()["environments"]
+    state = {env["name"]: env["checklist_state"] for env in envs}
+    assert state["uat"] is None
+    assert state["live"]["complete"] is False
+    assert [(i["key"], i["reason"], i["signed_by"]) for i in state["live"]["items"]] == [
+        ("not-mid-demo", "not_signed", None),
+        ("not-serving-a-customer", "not_signed", None),
+        ("smoke-tested", None, "qa"),
+    ]

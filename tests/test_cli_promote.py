@@ -53,3 +53,13 @@ def test_the_new_commands_have_help(command):
     result = slipway(*command, "--help")
     assert result.returncode == 0
     assert "usage: slipway" in result.stdout
+
+
+def test_promote_follow_prints_the_log_until_the_deployment_ends(pipeline, users, lead_env):
+    uat_runs_a_new_build(pipeline)
+    sign_everything(pipeline, users)
+    result = slipway("promote", "uat", "live", "--follow", env=lead_env)
+    assert result.returncode == 0, result.stderr
+    promotion = Promotion.objects.get()
+    assert f"deployment #{promotion.deployment_id} succeeded" in result.stdout
+    assert promotion.deployment.log_lines.first().text in result.stdout

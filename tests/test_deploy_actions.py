@@ -71,6 +71,7 @@ def test_a_second_deploy_while_one_runs_is_refused_naming_it(pipeline, client_fo
 
     assert response.status_code == 409
     assert f"Deployment #{running.pk} of dev is still queued" in response.content.decode()
+    assert response["HX-Redirect"] == DEV  # where the message shows
 
 
 def test_a_lead_sees_rollback_buttons_for_earlier_releases_only(pipeline, users, client_for):

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import TestCase
 from django.utils import timezone
 
 from pipelines.deploys import deploy_build, request_deployment, rollback
@@ -169,3 +170,15 @@ def test_a_stale_deployment_does_not_block_the_next_request(pipeline, settings):
 
     assert request_deployment(dev, artifact_build(pipeline, b"b"), cause="manual")
     assert Deployment.objects.get(pk=stuck.pk).status == DeploymentStatus.INTERRUPTED
+
+
+def test_a_deployment_the_broker_cannot_take_fails_with_the_reason(pipeline, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    dev = pipeline.environments.get(name="dev")
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        deployment = request_deployment(dev, artifact_build(pipeline, b"a"), cause="manual")
+
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.FAILED
+    assert deployment.error.startswith("Could not hand the deployment to the workers")

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -211,39 +212,43 @@ def test_an_unreachable_endpoint_never_fails_the_deployment(pipeline, caplog):
 def test_with_redis_a_celery_worker_delivers_and_retries(receiver, settings, tmp_path):
     """REDIS_URL set: the news is a Celery task; a real worker process sends it."""
     url = need_redis()
-    redis.Redis.from_url(url).delete("celery")  # nothing stale from earlier runs
-    settings.REDIS_URL = url
+    # A queue of this test's own: other test runs may share this Redis.
+    queue = f"notifications-test-{uuid.uuid4().hex[:8]}"
+    settings.REDIS_URL, settings.CELERY_TASK_DEFAULT_QUEUE = url, queue
     receiver.answers = [502]  # the first try fails: the task retries itself
     with TestCase.captureOnCommitCallbacks(execute=True):
         send(
             [{"kind": "slack", "url": f"{receiver.url}/slack"}],
             {"event": "deployment.succeeded", "text": "webshop: live now runs v3"},
         )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "dashboard",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            "celery",
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "info",
-        ],
-        env={**os.environ, "REDIS_URL": url, "SLIPWAY_VAR_DIR": str(tmp_path)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:  # a file, not a pipe nobody reads while it runs
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "dashboard",
+                "worker",
+                "--pool=solo",
+                "-Q",
+                queue,
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "info",
+            ],
+            env={**os.environ, "REDIS_URL": url, "SLIPWAY_VAR_DIR": str(tmp_path)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         receiver.wait_for(2)
     finally:
         worker.terminate()
-        output = worker.communicate(timeout=30)[0]
+        worker.wait(timeout=30)
+    output = log_path.read_text(errors="replace")
     assert receiver.bodies("/slack") == [{"text": "webshop: live now runs v3"}] * 2, output
     assert "slack notification failed" in output, output
+    redis.Redis.from_url(url).delete(queue)

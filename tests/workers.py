@@ -2,12 +2,14 @@
 
 `celery_workers` gives a test a `start()` that launches a worker (with embedded beat, so
 the reaper runs every second) on a Redis database used only by tests, against this
-session's test database. Tests using it get `transactional_db`: their rows are committed,
-so the worker sees them. Timings are shortened so a stale heartbeat is noticed in seconds.
+session's test database. Its queues are named for the test, so test sessions running at
+the same time never take each other's tasks. Tests using it get `transactional_db`: their
+rows are committed, so the worker sees them. Timings are shortened so a stale heartbeat is
+noticed in seconds.
 
     def test_something(celery_workers, settings):
         worker = celery_workers.start()
-        settings.REDIS_URL = worker.redis_url   # schedule() now sends to Celery
+        settings.REDIS_URL = worker.redis_url   # schedule() now sends to this test's worker
         ...
         worker.kill()                           # SIGKILL to the worker and its children
 """
@@ -18,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,10 +67,16 @@ class Worker:
 
 
 class Workers:
-    def __init__(self, redis_url: str, tmp_path: Path) -> None:
+    def __init__(self, redis_url: str, tmp_path: Path, settings) -> None:
         self.redis_url = redis_url
         self.tmp_path = tmp_path
         self.started: list[Worker] = []
+        suffix = uuid.uuid4().hex[:12]
+        self.queues = {
+            "SLIPWAY_DEPLOY_QUEUE": f"test-deploys-{suffix}",
+            "SLIPWAY_DEFAULT_QUEUE": f"test-celery-{suffix}",
+        }
+        settings.SLIPWAY_DEPLOY_QUEUE = self.queues["SLIPWAY_DEPLOY_QUEUE"]
 
     def start(self, **env: str) -> Worker:
         number = len(self.started) + 1
@@ -80,11 +89,12 @@ class Workers:
             "SLIPWAY_ARTIFACT_DIR": str(settings.SLIPWAY_ARTIFACT_DIR),
             "SECRET_KEY": settings.SECRET_KEY,
             **WORKER_TIMINGS,
+            **self.queues,
             **env,
         }
         command = [
             *(sys.executable, "-m", "celery", "-A", "dashboard", "worker"),
-            *("-Q", "deploys,celery", "--concurrency", "1", "-l", "info"),
+            *("-Q", ",".join(self.queues.values()), "--concurrency", "1", "-l", "info"),
             *("--hostname", f"test{number}@%h", "--without-gossip", "--without-mingle"),
             *("-B", "-s", str(self.tmp_path / f"beat-schedule-{number}")),
         ]
@@ -120,12 +130,11 @@ class Workers:
 
 
 @pytest.fixture
-def celery_workers(transactional_db, tmp_path):
+def celery_workers(transactional_db, tmp_path, settings):
     import redis
 
     redis_url = need_redis()
-    redis.Redis.from_url(redis_url).flushdb()  # this database belongs to the tests
-    workers = Workers(redis_url, tmp_path)
+    workers = Workers(redis_url, tmp_path, settings)
     yield workers
     workers.stop_all()
-    redis.Redis.from_url(redis_url).flushdb()
+    redis.Redis.from_url(redis_url).delete(*workers.queues.values())

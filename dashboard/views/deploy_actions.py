@@ -1,7 +1,7 @@
 """Manual deploy, rollback and cancel (POST only).
 
-Plain form posts get a redirect with a message; htmx posts get an HX-Redirect (or, for a
-refusal, the message with its HTTP status). Permissions are checked by the use-cases, so a
+Plain form posts get a redirect with a message; htmx posts get an HX-Redirect (a refusal
+keeps its HTTP status and carries its message). Permissions are checked by the use-cases, so a
 forged post changes nothing.
 """
 
@@ -82,7 +82,14 @@ def _go(request: HttpRequest, url: str) -> HttpResponse:
 
 
 def _refused(request: HttpRequest, exc: SlipwayError, back: str) -> HttpResponse:
-    if request.htmx:
-        return HttpResponse(exc.message, status=exc.http_status, content_type="text/plain")
+    """The refusal's status and message; htmx follows HX-Redirect (whatever the status) to
+    the page, which shows the message."""
     messages.error(request, exc.message)
+    if request.htmx:
+        return HttpResponse(
+            exc.message,
+            status=exc.http_status,
+            content_type="text/plain",
+            headers={"HX-Redirect": back},
+        )
     return redirect(back)

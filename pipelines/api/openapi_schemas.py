@@ -207,6 +207,39 @@ SCHEMAS: dict[str, Any] = {
             "deployment": nullable("Deployment") | {"description": "Queued or running."},
             "lock": nullable("Lock"),
             "checklist": {"type": "array", "items": ref("ChecklistItem")},
+            "checklist_state": nullable("ChecklistState")
+            | {"description": "Promoted environments: whether each item counts, or why not."},
+        },
+    ),
+    "ChecklistState": obj(
+        ["complete", "items"],
+        {
+            "complete": {"type": "boolean"},
+            "items": {
+                "type": "array",
+                "items": obj(
+                    ["key", "label", "role", "reason", "message", "signed_by", "signed_at"],
+                    {
+                        "key": {"type": "string"},
+                        "label": {"type": "string"},
+                        "role": {"enum": Role.values},
+                        "reason": {
+                            "enum": [
+                                None,
+                                "not_signed",
+                                "revoked",
+                                "expired",
+                                "candidate_changed",
+                                "target_changed",
+                            ],
+                            "description": "Why the item does not count; null: it counts.",
+                        },
+                        "message": {"type": "string"},
+                        "signed_by": NULLABLE_STRING,
+                        "signed_at": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                ),
+            },
         },
     ),
     "Pipeline": obj(

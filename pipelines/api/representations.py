@@ -72,7 +72,16 @@ def _card_json(card: EnvironmentCard) -> dict[str, Any]:
             }
             for item in card.checklist
         ],
+        "checklist_state": _checklist_state_json(card),
     }
+
+
+def _checklist_state_json(card: EnvironmentCard) -> dict[str, Any] | None:
+    """For a promoted environment: does each item count for the candidate, or why not."""
+    state = card.checklist_state
+    if state is None:
+        return None
+    return {"complete": state.complete, "items": [item.as_data() for item in state.items]}
 
 
 def _release_json(release: Release | None) -> dict[str, Any] | None:

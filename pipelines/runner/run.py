@@ -38,7 +38,13 @@ def run_deployment(deployment_id: int) -> Deployment | None:
     publish_after_commit(deployment)
     ctx = RunContext(deployment)
     try:
-        status, error = execute(ctx)
+        try:
+            status, error = execute(ctx)
+        except LostClaim:
+            raise
+        except Exception as exc:  # a bug outside any step: fail now rather than wait for the reaper
+            logger.exception("deployment %s crashed", deployment_id)
+            status, error = DeploymentStatus.FAILED, f"Slipway failed: {type(exc).__name__}: {exc}"
         finish(ctx, status, error)
     except LostClaim:
         ctx.log.system("This runner lost its claim (marked interrupted): it stops here.")

@@ -3,12 +3,23 @@
 // its cards and panels from the page itself every 15 s; the extension keeps reconnecting.
 (() => {
   const live = document.querySelector("[data-live-board]");
-  if (!live) return;
+  if (!live || !window.htmx) return;
   const REFRESH_MS = 15000;
   const SOCKET_GRACE_MS = 5000;
   const offline = live.querySelector("[data-board-offline]");
   let open = false;
   let timer = null;
+  let connects = 0;
+
+  // Reconnects ask for the whole board at once: changes may have been missed meanwhile.
+  const createWebSocket = htmx.createWebSocket;
+  htmx.createWebSocket = (url) => {
+    const board = new URL(url, location.href);
+    if (board.pathname.startsWith("/ws/pipelines/") && connects++ > 0) {
+      board.searchParams.set("resync", "1");
+    }
+    return createWebSocket(board.toString());
+  };
 
   async function refresh() {
     try {
@@ -37,6 +48,29 @@
     clearInterval(timer);
     timer = null;
   }
+  // A live update must not wipe a message just shown to this person ("Promotion started",
+  // a refusal): carry it into the re-rendered card or panel; their next action replaces it.
+  let fromSocket = false;
+  live.addEventListener("htmx:wsBeforeMessage", () => (fromSocket = true));
+  live.addEventListener("htmx:wsAfterMessage", () => (fromSocket = false));
+  document.addEventListener("htmx:oobBeforeSwap", (event) => {
+    const { target, fragment } = event.detail;
+    const fresh = fragment.firstElementChild;
+    if (!fromSocket || !fresh || fresh.id !== target.id) return;
+    target.querySelectorAll('[data-field="notice"], [data-field="error"]').forEach((message) => {
+      const parent = message.parentElement;
+      let into = fresh;
+      if (parent !== target) {
+        into = parent.id
+          ? fresh.querySelector(`#${CSS.escape(parent.id)}`)
+          : fresh.querySelector(`.${CSS.escape(parent.classList[0] || "")}`);
+      }
+      if (!into || into.querySelector(`[data-field="${message.dataset.field}"]`)) return;
+      const position = Array.from(parent.children).indexOf(message);
+      into.insertBefore(message.cloneNode(true), into.children[position] || null);
+    });
+  });
+
   live.addEventListener("htmx:wsOpen", goOnline);
   live.addEventListener("htmx:wsClose", (event) => {
     open = false;

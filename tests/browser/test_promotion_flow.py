@@ -7,10 +7,11 @@ import pytest
 from django.db import connection
 from playwright.sync_api import expect
 
+from pipelines import checklist
 from pipelines.models import Promotion
 from tests.browser.conftest import screenshot
 from tests.browser.test_login_and_board import log_in
-from tests.promoting import sign_everything, uat_runs_a_new_build
+from tests.promoting import item, sign_everything, uat_runs_a_new_build
 
 pytestmark = pytest.mark.browser
 
@@ -82,3 +83,27 @@ def test_a_stale_click_shows_what_changed(slipway_server, pipeline, users, new_p
     expect(alert).to_contain_text(f"uat now runs {newer.artifact.digest}")
     expect(alert).to_contain_text("reload and check again")
     assert not Promotion.objects.exists()
+
+
+def sales_and_support_signed(pipeline, users):
+    candidate = uat_runs_a_new_build(pipeline)
+    for key, role in (("not-mid-demo", "sales"), ("not-serving-a-customer", "support")):
+        checklist.sign(item(pipeline, key), by=users[role])
+    return candidate
+
+
+def test_the_leads_button_enables_live_when_qa_signs_the_last_item(
+    slipway_server, pipeline, users, new_page
+):
+    outside_the_browser_loop(sales_and_support_signed, pipeline, users)
+    lead = new_page()
+    log_in(lead, slipway_server, "lead")
+    promote = lead.locator('[data-action="promote"]')
+    expect(promote).to_be_disabled()
+
+    qa = new_page()
+    log_in(qa, slipway_server, "qa")
+    qa.locator('[data-checklist-item="smoke-tested"] [data-action="sign"]').click()
+
+    expect(promote).to_be_enabled()  # over the board's WebSocket: no reload
+    expect(lead.locator('[data-checklist-item="smoke-tested"]')).to_contain_text("signed by qa")
