@@ -149,9 +149,11 @@ class DeploymentLogConsumer(AsyncWebsocketConsumer):
 class BoardConsumer(AsyncWebsocketConsumer):
     """`ws /ws/pipelines/{p}/`: the environment cards and promotion panels, re-rendered for
     this user as htmx out-of-band swaps whenever the board changes, and at once on a
-    reconnect (`?resync=1`: changes may have been missed while it was down). Not on the
-    first connect: the page was just rendered, and a late copy could undo what the person
-    has just seen change."""
+    reconnect (`?resync=1`: changes may have been missed while it was down).
+
+    Not on the first connect: the page was rendered a moment ago, and a copy rendered while
+    the person acts could arrive after their action's answer and show it undone.
+    """
 
     async def connect(self) -> None:
         await self.accept()

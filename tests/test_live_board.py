@@ -26,7 +26,7 @@ def test_the_board_updates_when_a_deployment_finishes(pipeline, users):
         client = communicator("/ws/pipelines/webshop/", users["developer"])
         connected, _ = await client.connect()
         assert connected
-        assert await client.receive_nothing()  # the page was just rendered
+        assert await client.receive_nothing()  # the page was rendered a moment ago
         await finish_async(deployment)  # publish_deployment tells the board
         after = await client.receive_from(TIMEOUT)
         await client.disconnect()

@@ -225,21 +225,15 @@ def test_with_redis_a_celery_worker_delivers_and_retries(receiver, settings, tmp
     with open(log_path, "wb") as log:  # a file, not a pipe nobody reads while it runs
         worker = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "dashboard",
-                "worker",
-                "--pool=solo",
-                "-Q",
-                queue,
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "info",
+                *(sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--pool=solo"),
+                *("-Q", queue, "--without-gossip", "--without-mingle", "-l", "info"),
             ],
-            env={**os.environ, "REDIS_URL": url, "SLIPWAY_VAR_DIR": str(tmp_path)},
+            env={
+                **os.environ,
+                "REDIS_URL": url,
+                "SLIPWAY_DEFAULT_QUEUE": queue,
+                "SLIPWAY_VAR_DIR": str(tmp_path),
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )

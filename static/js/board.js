@@ -38,12 +38,14 @@
     }
   }
   function goOffline() {
+    live.dataset.live = "offline";
     if (timer) return;
     offline.hidden = false;
     timer = setInterval(refresh, REFRESH_MS);
   }
   function goOnline() {
     open = true;
+    live.dataset.live = "open"; // tests wait for this before changing what the board shows
     offline.hidden = true;
     clearInterval(timer);
     timer = null;

@@ -82,6 +82,7 @@ def test_the_board_changes_for_every_viewer_when_a_deployment_finishes(
         page = new_page()
         log_in(page, daphne_with_redis, name)
         expect(page.locator('[data-env="dev"] [data-field="deployment"]')).to_be_visible()
+        expect(page.locator("[data-live-board]")).to_have_attribute("data-live", "open")
         pages.append(page)
     in_thread(finish, deployment)
     for page in pages:

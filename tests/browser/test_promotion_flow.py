@@ -1,10 +1,8 @@
 """Signing the checklist and promoting, from the board in a real Chromium (htmx, CSP on)."""
 
 import re
-import threading
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from pipelines import checklist
@@ -16,24 +14,6 @@ from tests.promoting import item, sign_everything, uat_runs_a_new_build
 pytestmark = pytest.mark.browser
 
 
-def outside_the_browser_loop(function, *args):
-    """Run set-up in a thread of its own: publishing to the channel layer (async_to_sync)
-    cannot run on this thread, where Playwright's event loop is running."""
-    result = []
-
-    def run():
-        try:
-            result.append(function(*args))
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    assert result, "set-up failed: see the thread's traceback above"
-    return result[0]
-
-
 def candidate_signed_off(pipeline, users):
     candidate = uat_runs_a_new_build(pipeline)
     sign_everything(pipeline, users)
@@ -41,7 +21,7 @@ def candidate_signed_off(pipeline, users):
 
 
 def test_qa_signs_its_item_with_the_button(slipway_server, pipeline, users, new_page):
-    outside_the_browser_loop(uat_runs_a_new_build, pipeline)
+    uat_runs_a_new_build(pipeline)
     page = new_page()
     log_in(page, slipway_server, "qa")
     row = page.locator('[data-checklist-item="smoke-tested"]')
@@ -56,7 +36,7 @@ def test_qa_signs_its_item_with_the_button(slipway_server, pipeline, users, new_
 def test_the_lead_confirms_the_sha_and_digest_and_promotes(
     slipway_server, pipeline, users, new_page
 ):
-    candidate = outside_the_browser_loop(candidate_signed_off, pipeline, users)
+    candidate = candidate_signed_off(pipeline, users)
     page = new_page()
     log_in(page, slipway_server, "lead")
     confirmations = []
@@ -71,11 +51,11 @@ def test_the_lead_confirms_the_sha_and_digest_and_promotes(
 
 
 def test_a_stale_click_shows_what_changed(slipway_server, pipeline, users, new_page):
-    outside_the_browser_loop(candidate_signed_off, pipeline, users)
+    candidate_signed_off(pipeline, users)
     page = new_page()
     log_in(page, slipway_server, "lead")
     expect(page.locator('[data-action="promote"]')).to_be_enabled()
-    newer = outside_the_browser_loop(uat_runs_a_new_build, pipeline)  # after the page loaded
+    newer = uat_runs_a_new_build(pipeline)  # after the page loaded
     page.on("dialog", lambda dialog: dialog.accept())
     page.locator('[data-action="promote"]').click()
 
@@ -95,7 +75,7 @@ def sales_and_support_signed(pipeline, users):
 def test_the_leads_button_enables_live_when_qa_signs_the_last_item(
     slipway_server, pipeline, users, new_page
 ):
-    outside_the_browser_loop(sales_and_support_signed, pipeline, users)
+    sales_and_support_signed(pipeline, users)
     lead = new_page()
     log_in(lead, slipway_server, "lead")
     promote = lead.locator('[data-action="promote"]')
