@@ -433,7 +433,7 @@ def test_a_failure_while_writing_rolls_everything_back(webshop, monkeypatch):
         record(*args, **kwargs)
         raise RuntimeError("the audit log is down")
 
-    monkeypatch.setattr("pipelines.config.record", broken_record)
+    monkeypatch.setattr("pipelines.config.apply.record", broken_record)
     text = changed(GOOD_TOML, 'label = "QA: smoke-tested on uat"', 'label = "QA: done"')
     with pytest.raises(RuntimeError):
         load_pipeline_text(changed(text, 'name = "dev"', 'name = "dev2"'))

@@ -1,303 +1,32 @@
-"""Loading a pipeline.toml (DESIGN §7).
+"""Checking a pipeline.toml into a PipelineConfig, naming file, line, environment and field."""
 
-Two steps: `parse_pipeline_text` checks the whole file into plain dataclasses, raising
-ConfigError (naming file, line, environment and field) on the first problem; then
-`apply_pipeline` writes it in one transaction. So a bad file changes nothing.
-
-Loading never deletes: environments and checklist items left out of the file carry history
-(releases, signoffs), so they are kept and reported in `LoadReport.warnings()`.
-"""
-
-import logging
-import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
-from django.db import transaction
-from django.utils import timezone
 
-from pipelines.audit import record
+from pipelines.config.lines import LineFinder, split_toml_error
+from pipelines.config.schema import (
+    CHECKLIST_KEYS,
+    DRIVER_SETTINGS,
+    DURATION_RE,
+    ENV_VAR_RE,
+    ENVIRONMENT_KEYS,
+    NOTIFICATION_KEYS,
+    PIPELINE_KEYS,
+    REQUIRED_SETTINGS,
+    ROOT_KEYS,
+    SLUG_RE,
+    TOML_TYPE_NAMES,
+    ChecklistItemConfig,
+    EnvironmentConfig,
+    PipelineConfig,
+)
 from pipelines.errors import ConfigError
-from pipelines.models import ChecklistItem, Environment, Pipeline
 from pipelines.roles import Role
-
-logger = logging.getLogger(__name__)
-
-SLUG_RE = re.compile(r"[-a-zA-Z0-9_]+")
-DURATION_RE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-ROOT_KEYS = ("pipeline", "environments")
-PIPELINE_KEYS = ("name", "repository_url", "notifications")
-# [[pipeline.notifications]]: kind → the keys it takes (pipelines/notifications.py sends them).
-NOTIFICATION_KEYS = {
-    "slack": ("kind", "url"),
-    "webhook": ("kind", "url", "secret_env"),
-    "email": ("kind", "to"),
-}
-ENVIRONMENT_KEYS = ("name", "branch", "promote_from", "driver", "checklist")
-CHECKLIST_KEYS = ("key", "label", "role", "valid_for")
-# Each driver's settings, key → accepted TOML types; REQUIRED_SETTINGS says which must be set.
-DRIVER_SETTINGS: dict[str, dict[str, tuple[type, ...]]] = {
-    "": {},
-    "local": {
-        "path": (str,),
-        "release_command": (str,),
-        "restart_command": (str,),
-        "health_url": (str,),
-        "health_timeout": (int, float),
-    },
-    "script": {"deploy_command": (str,)},
-    "heroku": {"app": (str,), "api_token_env": (str,)},
-}
-REQUIRED_SETTINGS = {
-    "": (),
-    "local": ("path",),
-    "script": ("deploy_command",),
-    "heroku": ("app", "api_token_env"),
-}
-TOML_TYPE_NAMES = {str: "a string", int: "an integer", float: "a float", bool: "a boolean"}
-
-
-@dataclass(frozen=True)
-class ChecklistItemConfig:
-    key: str
-    label: str
-    role: str
-    valid_for: timedelta | None
-
-
-@dataclass(frozen=True)
-class EnvironmentConfig:
-    name: str
-    branch: str
-    promote_from: str | None
-    driver: str
-    driver_settings: dict[str, Any]
-    checklist: tuple[ChecklistItemConfig, ...]
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    source: str
-    name: str
-    repository_url: str
-    environments: tuple[EnvironmentConfig, ...]
-    notifications: tuple[dict[str, str], ...] = ()
-
-
-@dataclass
-class LoadReport:
-    """What `apply_pipeline` did. Checklist items are named "environment/key"."""
-
-    pipeline: Pipeline
-    source: str
-    pipeline_created: bool = False
-    pipeline_updated: bool = False
-    environments_created: list[str] = field(default_factory=list)
-    environments_updated: list[str] = field(default_factory=list)
-    environments_unchanged: list[str] = field(default_factory=list)
-    items_created: list[str] = field(default_factory=list)
-    items_updated: list[str] = field(default_factory=list)
-    environments_left_out: list[str] = field(default_factory=list)
-    items_left_out: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """One line: "webshop (updated from x.toml): environments 1 created (qa), 0 updated, …"."""
-
-        def count(names: list[str], what: str) -> str:
-            return f"{len(names)} {what}" + (f" ({', '.join(names)})" if names else "")
-
-        environments = ", ".join(
-            [
-                count(self.environments_created, "created"),
-                count(self.environments_updated, "updated"),
-                f"{len(self.environments_unchanged)} unchanged",
-            ]
-        )
-        items = f"{len(self.items_created)} created, {len(self.items_updated)} updated"
-        return (
-            f"{self.pipeline.name} ({self.outcome} from {self.source}): "
-            f"environments {environments}; checklist items {items}"
-        )
-
-    @property
-    def outcome(self) -> str:
-        if self.pipeline_created:
-            return "created"
-        changes = (self.environments_created, self.environments_updated)
-        changes += (self.items_created, self.items_updated)
-        return "updated" if self.pipeline_updated or any(changes) else "unchanged"
-
-    def warnings(self) -> list[str]:
-        found = []
-        if self.environments_left_out:
-            found.append(
-                f"{self.pipeline.name}: environments not in {self.source} were kept (loading "
-                f"never deletes them): {', '.join(self.environments_left_out)}"
-            )
-        if self.items_left_out:
-            found.append(
-                f"{self.pipeline.name}: checklist items not in {self.source} were retired (kept "
-                f"with their history, no longer gating promotion): {', '.join(self.items_left_out)}"
-            )
-        return found
-
-    def as_data(self) -> dict[str, Any]:
-        """The report as JSON-ready data, for the audit log."""
-        return {
-            "source": self.source,
-            "outcome": self.outcome,
-            "environments_created": self.environments_created,
-            "environments_updated": self.environments_updated,
-            "items_created": self.items_created,
-            "items_updated": self.items_updated,
-            "environments_left_out": self.environments_left_out,
-            "items_left_out": self.items_left_out,
-        }
-
-
-# Public entry points
-
-
-def load_pipeline_file(path: str | Path) -> Pipeline:
-    """Create or update the pipeline a pipeline.toml describes; raise ConfigError if it is bad."""
-    return _load(read_pipeline_file(path))
-
-
-def load_pipeline_text(text: str, source: str = "<string>") -> Pipeline:
-    """Like `load_pipeline_file`, from text; `source` names it in error messages."""
-    return _load(parse_pipeline_text(text, source))
-
-
-def read_pipeline_file(path: str | Path) -> PipelineConfig:
-    """Read and check a pipeline.toml without touching the database."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{source}: the file is not UTF-8 text", source=source) from exc
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read it: {exc.strerror}", source=source) from exc
-    return parse_pipeline_text(text, source)
-
-
-def parse_pipeline_text(text: str, source: str = "<string>") -> PipelineConfig:
-    """Check a whole pipeline.toml without touching the database."""
-    return _Checker(text, source).pipeline_config()
-
-
-def apply_pipeline(config: PipelineConfig) -> LoadReport:
-    """Write a checked config in one transaction, and record it in the audit log."""
-    with transaction.atomic():
-        pipeline, created = Pipeline.objects.select_for_update().get_or_create(
-            name=config.name, defaults={"repository_url": config.repository_url}
-        )
-        report = LoadReport(pipeline=pipeline, source=config.source, pipeline_created=created)
-        values = {"repository_url": config.repository_url}
-        values["notifications"] = [dict(target) for target in config.notifications]
-        if _assign(pipeline, **values):
-            report.pipeline_updated = True
-            pipeline.save()
-        environments = _apply_environments(pipeline, config, report)
-        for env_config in config.environments:
-            _apply_checklist(environments[env_config.name], env_config.checklist, report)
-        record("pipeline_loaded", report.summary(), pipeline=pipeline, **report.as_data())
-    return report
-
-
-def _load(config: PipelineConfig) -> Pipeline:
-    report = apply_pipeline(config)
-    for warning in report.warnings():
-        logger.warning(warning)
-    return report.pipeline
-
-
-# Writing
-
-
-def _assign(obj: Any, **values: Any) -> bool:
-    """Set attributes; True if any of them changed."""
-    changed = False
-    for name, value in values.items():
-        if getattr(obj, name) != value:
-            setattr(obj, name, value)
-            changed = True
-    return changed
-
-
-def _apply_environments(
-    pipeline: Pipeline, config: PipelineConfig, report: LoadReport
-) -> dict[str, Environment]:
-    existing = {env.name: env for env in pipeline.environments.all()}
-    saved: dict[str, Environment] = {}
-    changed: set[str] = set()
-    for position, env_config in enumerate(config.environments):
-        env = existing.get(env_config.name) or Environment(pipeline=pipeline, name=env_config.name)
-        is_new = env.pk is None
-        if is_new:
-            report.environments_created.append(env.name)
-        changed_fields = _assign(
-            env,
-            position=position,
-            branch=env_config.branch,
-            driver=env_config.driver,
-            driver_settings=env_config.driver_settings,
-        )
-        if changed_fields or is_new:
-            changed.add(env.name)
-            env.save()
-        saved[env.name] = env
-    # promote_from may name an environment further down the file: link once all exist.
-    for env_config in config.environments:
-        env = saved[env_config.name]
-        upstream = saved[env_config.promote_from].pk if env_config.promote_from else None
-        if _assign(env, promote_from_id=upstream):
-            changed.add(env.name)
-            env.save(update_fields=["promote_from"])
-    for name in saved:
-        if name not in report.environments_created:
-            done = report.environments_updated if name in changed else report.environments_unchanged
-            done.append(name)
-    report.environments_left_out = [name for name in existing if name not in saved]
-    return saved
-
-
-def _apply_checklist(
-    env: Environment, items: tuple[ChecklistItemConfig, ...], report: LoadReport
-) -> None:
-    existing = {item.key: item for item in env.checklist_items.all()}
-    for position, item_config in enumerate(items):
-        item = existing.get(item_config.key) or ChecklistItem(environment=env, key=item_config.key)
-        is_new = item.pk is None
-        changed = _assign(
-            item,
-            label=item_config.label,
-            role=item_config.role,
-            valid_for=item_config.valid_for,
-            position=position,
-            retired_at=None,  # back in the file: it gates promotion again
-        )
-        if is_new or changed:
-            item.save()
-            done = report.items_created if is_new else report.items_updated
-            done.append(f"{env.name}/{item.key}")
-    in_file = {item.key for item in items}
-    left_out = [item for key, item in existing.items() if key not in in_file]
-    # Kept for their sign-off history, but retired: they no longer gate promotion.
-    for item in left_out:
-        if item.retired_at is None:
-            item.retired_at = timezone.now()
-            item.save(update_fields=["retired_at"])
-    report.items_left_out += [f"{env.name}/{item.key}" for item in left_out]
-
-
-# Checking
 
 
 @dataclass(frozen=True)
@@ -309,13 +38,13 @@ class _Where:
     environment: str | None = None
 
 
-class _Checker:
+class Checker:
     """Turns TOML text into a PipelineConfig, or raises ConfigError on the first problem."""
 
     def __init__(self, text: str, source: str) -> None:
         self.text = text
         self.source = source
-        self.lines = _LineFinder(text)
+        self.lines = LineFinder(text)
 
     def fail(self, where: _Where, problem: str, *, key: str | None = None) -> NoReturn:
         line = self.lines.find(where.section, key)
@@ -394,7 +123,7 @@ class _Checker:
         try:
             return tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as exc:
-            problem, line = _split_toml_error(str(exc), self.text)
+            problem, line = split_toml_error(str(exc), self.text)
             place = f"{self.source}, line {line}" if line else self.source
             raise ConfigError(
                 f"{place}: not valid TOML: {problem}", source=self.source, line=line
@@ -633,65 +362,3 @@ def _type_name(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     return TOML_TYPE_NAMES.get(type(value), f"a {type(value).__name__}")
-
-
-def _split_toml_error(message: str, text: str) -> tuple[str, int | None]:
-    """tomllib (before 3.14) puts the place in the message: "... (at line 3, column 5)"."""
-    match = re.search(r" \(at line (\d+), column (\d+)\)$", message)
-    if match:
-        problem = message[: match.start()] + f" (column {match.group(2)})"
-        return problem, int(match.group(1))
-    if message.endswith(" (at end of document)"):
-        return message.removesuffix(" (at end of document)") + " at the end of the file", len(
-            text.splitlines()
-        ) or None
-    return message, None
-
-
-# Finding lines, best-effort: tomllib does not say where a value came from.
-
-HEADER_RE = re.compile(r"^\s*(\[\[?)([^\[\]]+)\]")
-KEY_RE = re.compile(r"""^\s*["']?([A-Za-z0-9_-]+)["']?\s*[=.]""")
-
-
-class _LineFinder:
-    """Remembers, per section of the file, the line where each key first appears."""
-
-    def __init__(self, text: str) -> None:
-        self.keys: dict[tuple[tuple, str], int] = {}
-        self.headers: dict[tuple, int] = {}
-        section: tuple = ()
-        env = item = -1
-        for number, line in enumerate(text.splitlines(), start=1):
-            header = HEADER_RE.match(line)
-            if header:
-                parts = [p.strip().strip("\"'") for p in header.group(2).split(".")]
-                is_array = header.group(1) == "[["
-                if parts == ["environments"]:
-                    env, item = env + (1 if is_array else 0), -1
-                    section, parent = ("environments", env), ()
-                elif parts == ["environments", "checklist"]:
-                    item += 1 if is_array else 0
-                    section, parent = (
-                        ("environments", env, "checklist", item),
-                        ("environments", env),
-                    )
-                elif parts[0] == "environments":
-                    section, parent = ("other",), ("environments", env)
-                elif parts[0] == "pipeline":
-                    section = ("pipeline",) if len(parts) == 1 else ("other",)
-                    parent = () if len(parts) == 1 else ("pipeline",)
-                else:
-                    section, parent = ("other",), ()
-                self.headers.setdefault(section, number)
-                # A sub-table header is where its key appears in the parent section.
-                self.keys.setdefault((parent, parts[1] if parent else parts[0]), number)
-                continue
-            key = KEY_RE.match(line)
-            if key:
-                self.keys.setdefault((section, key.group(1)), number)
-
-    def find(self, section: tuple, key: str | None) -> int | None:
-        if key is not None and (section, key) in self.keys:
-            return self.keys[(section, key)]
-        return self.headers.get(section)

@@ -1,0 +1,68 @@
+"""What a pipeline.toml may say: its keys, and the checked result as plain dataclasses."""
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+SLUG_RE = re.compile(r"[-a-zA-Z0-9_]+")
+DURATION_RE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+ROOT_KEYS = ("pipeline", "environments")
+PIPELINE_KEYS = ("name", "repository_url", "notifications")
+# [[pipeline.notifications]]: kind → the keys it takes (pipelines/notifications.py sends them).
+NOTIFICATION_KEYS = {
+    "slack": ("kind", "url"),
+    "webhook": ("kind", "url", "secret_env"),
+    "email": ("kind", "to"),
+}
+ENVIRONMENT_KEYS = ("name", "branch", "promote_from", "driver", "checklist")
+CHECKLIST_KEYS = ("key", "label", "role", "valid_for")
+# Each driver's settings, key → accepted TOML types; REQUIRED_SETTINGS says which must be set.
+DRIVER_SETTINGS: dict[str, dict[str, tuple[type, ...]]] = {
+    "": {},
+    "local": {
+        "path": (str,),
+        "release_command": (str,),
+        "restart_command": (str,),
+        "health_url": (str,),
+        "health_timeout": (int, float),
+    },
+    "script": {"deploy_command": (str,)},
+    "heroku": {"app": (str,), "api_token_env": (str,)},
+}
+REQUIRED_SETTINGS = {
+    "": (),
+    "local": ("path",),
+    "script": ("deploy_command",),
+    "heroku": ("app", "api_token_env"),
+}
+TOML_TYPE_NAMES = {str: "a string", int: "an integer", float: "a float", bool: "a boolean"}
+
+
+@dataclass(frozen=True)
+class ChecklistItemConfig:
+    key: str
+    label: str
+    role: str
+    valid_for: timedelta | None
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    name: str
+    branch: str
+    promote_from: str | None
+    driver: str
+    driver_settings: dict[str, Any]
+    checklist: tuple[ChecklistItemConfig, ...]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    source: str
+    name: str
+    repository_url: str
+    environments: tuple[EnvironmentConfig, ...]
+    notifications: tuple[dict[str, str], ...] = ()
