@@ -9,6 +9,7 @@ session cookie, in separate processes) watch it: lines/s delivered to each clien
 --steady-seconds: emit→receive latency p50/p95 (goal p95 <= 250 ms; each line carries the
 time it was printed). Raw Redis PUBLISH/SUBSCRIBE of the same lines, in the same batches,
 to as many subscribers is the ceiling; the ratio of the two is the figure to improve.
+"stored by the runner" is how fast the worker wrote the lines: no client can get them faster.
 
 Starts its own redis-server on a free port; uses its own SQLite database in --dir unless
 DATABASE_URL is set. Exits 1 when a goal is missed.

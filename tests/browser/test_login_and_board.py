@@ -18,6 +18,10 @@ def log_in(page, server, username: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    # Wait for the page behind the login to load: clicking before htmx (a deferred script)
+    # has processed it would click a button that does nothing yet.
+    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
+    page.wait_for_load_state("load")
 
 
 def test_a_developer_logs_in_and_sees_what_runs_where(slipway_server, pipeline, users, new_page):

@@ -1,0 +1,137 @@
+"""When things go wrong, in a real Chromium: a failed deployment says where and why and
+changes nothing; a person without the role cannot sign, not even by forging the request;
+a lock stops promotion and says why."""
+
+import threading
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from dashboard.demo import sampleapp_artifact
+from pipelines.deploys import request_deployment
+from pipelines.models import Deployment, Signoff
+from tests.browser.test_login_and_board import log_in
+from tests.deploying import artifact_build, free_port, make_local, stop_app
+from tests.factories import fake_sha
+from tests.promoting import env, sign_everything, uat_runs_a_new_build
+
+pytestmark = pytest.mark.browser
+
+# The app's release command: the new version's migration breaks.
+ERROR = 'psql:0043_gift_cards.sql:3: ERROR:  column "gift_card" of relation "orders" does not exist'
+MIGRATE = f"""\
+import sys
+ERROR = {ERROR!r}
+print("Applying migrations/0043_gift_cards.sql", flush=True)
+print(ERROR, file=sys.stderr)
+sys.exit(1)
+""".encode()
+FINE = b'print("No migrations to apply.")\n'
+
+
+def in_thread(function, *args):
+    """Deploy off Playwright's event-loop thread (the deployment publishes as it runs)."""
+    result = []
+    thread = threading.Thread(target=lambda: result.append(function(*args)))
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+def deploy(environment, message: str, migrate: bytes) -> Deployment:
+    """A build of the sample app deployed to `environment`, run at once in this process."""
+    sha = fake_sha(message)
+    data = sampleapp_artifact(sha, message, {"migrate.py": migrate})
+    build = artifact_build(environment.pipeline, data, sha=sha, message=message)
+    deployment = request_deployment(environment, build, cause="manual")
+    deployment.refresh_from_db()
+    return deployment
+
+
+def version_served(port: int) -> str:
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.get(f"http://127.0.0.1:{port}/__version__", timeout=5).json()["sha"]
+
+
+@pytest.fixture
+def uat_app(pipeline, tmp_path):
+    """uat deploys the sample app into a tmp dir on a free port, migrating first."""
+    port, target = free_port(), tmp_path / "uat"
+    make_local(env(pipeline, "uat"), target, port, release_command="python3 migrate.py")
+    yield port
+    stop_app(target)
+
+
+def test_a_failed_deployment_shows_the_failing_step_and_error_and_uat_keeps_serving(
+    slipway_server, pipeline, users, uat_app, new_page
+):
+    uat = env(pipeline, "uat")
+    good = in_thread(deploy, uat, "Cart: keep items across logins", FINE)
+    assert good.status == "succeeded", good.error
+    bad = in_thread(deploy, uat, "Orders: gift cards", MIGRATE)
+    assert bad.status == "failed"
+
+    page = new_page()
+    log_in(page, slipway_server, "developer")
+    page.goto(f"{slipway_server.url}/deployments/{bad.pk}/")
+    status = page.locator("#deployment-status")
+    expect(status).to_have_attribute("data-status", "failed")
+    expect(status.locator('[data-field="status"]')).to_have_text("✗ failed")
+    expect(page.locator('[data-step="release command"]')).to_contain_text("failed")
+    expect(page.locator('[data-step="switch"]')).not_to_contain_text("succeeded")
+    expect(page.get_by_role("alert")).to_contain_text("release command")
+    page.get_by_role("button", name="Jump to the first error").click()
+    expect(page.locator("#log .highlight")).to_have_text(ERROR)
+
+    # The board still shows, and the app still serves, the release before.
+    page.get_by_role("link", name="webshop").click()
+    card = page.locator('[data-env="uat"]')
+    expect(card.locator('[data-field="sha"]')).to_have_text(good.release.build.short_sha)
+    expect(card.locator('[data-field="version"]')).to_have_text("v1")
+    assert version_served(uat_app) == good.release.build.sha
+
+
+def test_a_person_without_the_role_cannot_sign_not_even_with_a_forged_post(
+    slipway_server, pipeline, users, new_page
+):
+    candidate = uat_runs_a_new_build(pipeline)
+    page = new_page()
+    log_in(page, slipway_server, "sales")
+    qa_row = page.locator('[data-checklist-item="smoke-tested"]')
+    expect(qa_row).to_contain_text("not signed yet")
+    expect(qa_row.get_by_role("button")).to_have_count(0)
+    expect(page.locator('[data-checklist-item="not-mid-demo"]').get_by_role("button")).to_have_text(
+        "Sign"
+    )
+
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    forged = page.request.post(
+        f"{slipway_server.url}/pipelines/webshop/environments/live/checklist/smoke-tested/sign",
+        form={"digest": candidate.artifact.digest},
+        headers={"X-CSRFToken": csrf, "Referer": page.url},
+    )
+    assert forged.status == 403, forged.text()
+    assert not Signoff.objects.exists()
+    page.reload()
+    expect(page.locator('[data-checklist-item="smoke-tested"]')).to_contain_text("not signed yet")
+
+
+def test_a_lock_disables_promote_and_says_why(slipway_server, pipeline, users, new_page):
+    uat_runs_a_new_build(pipeline)
+    sign_everything(pipeline, users)
+    page = new_page()
+    log_in(page, slipway_server, "lead")
+    promote = page.locator('[data-action="promote"]')
+    expect(promote).to_be_enabled()
+
+    reason = "Black Friday: no changes until Monday"
+    page.once("dialog", lambda dialog: dialog.accept(reason))
+    page.get_by_role("button", name="Lock live").click()
+
+    expect(page.locator('[data-env="live"] [data-field="lock"]')).to_contain_text(reason)
+    expect(promote).to_be_disabled()
+    why = page.locator('#promote-live [data-field="lock-reason"]')
+    expect(why).to_contain_text(f"live is locked by lead: “{reason}”")
+    expect(promote).to_have_accessible_description(why.inner_text())  # a screen reader too
