@@ -53,6 +53,8 @@ def test_the_lead_confirms_the_sha_and_digest_and_promotes(
 def test_a_stale_click_shows_what_changed(slipway_server, pipeline, users, new_page):
     candidate_signed_off(pipeline, users)
     page = new_page()
+    # A silent board socket: uat's change must not reach this page before the click.
+    page.route_web_socket(re.compile(r"/ws/pipelines/"), lambda socket: None)
     log_in(page, slipway_server, "lead")
     expect(page.locator('[data-action="promote"]')).to_be_enabled()
     newer = uat_runs_a_new_build(pipeline)  # after the page loaded
@@ -80,6 +82,7 @@ def test_the_leads_button_enables_live_when_qa_signs_the_last_item(
     log_in(lead, slipway_server, "lead")
     promote = lead.locator('[data-action="promote"]')
     expect(promote).to_be_disabled()
+    expect(lead.locator('[data-live-board][data-live="open"]')).to_be_attached()
 
     qa = new_page()
     log_in(qa, slipway_server, "qa")
