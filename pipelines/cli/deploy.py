@@ -2,7 +2,9 @@
 environment, or roll it back to an earlier release (POST …/environments/{env}/deployments)."""
 
 import argparse
-from typing import Any
+
+from pipelines.cli.client import Client, pipeline_name
+from pipelines.cli.logs import follow_to_end
 
 
 def add_deploy(subparsers: argparse._SubParsersAction) -> None:
@@ -20,10 +22,8 @@ def add_deploy(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=deploy)
 
 
-def deploy(client: Any, args: argparse.Namespace) -> None:
-    from pipelines.cli import _pipeline_name, follow  # the CLI imports this module
-
-    pipeline = _pipeline_name(client, args.pipeline)
+def deploy(client: Client, args: argparse.Namespace) -> None:
+    pipeline = pipeline_name(client, args.pipeline)
     body = {"sha": args.sha} if args.sha else {"release": args.release}
     path = f"/pipelines/{pipeline}/environments/{args.environment}/deployments"
     deployment = client.post(path, json=body)
@@ -33,4 +33,4 @@ def deploy(client: Any, args: argparse.Namespace) -> None:
         f"({release['description']}): deployment #{deployment['id']}"
     )
     if args.follow:
-        follow(client, deployment["id"])
+        follow_to_end(client, deployment["id"])

@@ -1,0 +1,68 @@
+"""`slipway promote`, `lock` and `unlock`: the lead's commands."""
+
+import argparse
+
+from pipelines.cli.client import Client, pipeline_name
+from pipelines.cli.logs import follow_to_end
+
+
+def add_promote(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "promote",
+        help="promote what one environment runs to the next (lead)",
+        description="Deploy SOURCE's artifact to TARGET once its checklist is complete.",
+    )
+    parser.add_argument("source", metavar="SOURCE", help="the environment promoted from (uat)")
+    parser.add_argument("target", metavar="TARGET", help="the environment promoted to (live)")
+    parser.add_argument("--pipeline", help="the pipeline (default: the only one)")
+    parser.add_argument("--digest", help="refuse unless SOURCE runs this artifact (sha256:…)")
+    parser.add_argument("--follow", action="store_true", help="print the deploy log as it runs")
+    parser.set_defaults(handler=promote)
+
+
+def promote(client: Client, args: argparse.Namespace) -> None:
+    pipeline = pipeline_name(client, args.pipeline)
+    body = {"from": args.source, "to": args.target}
+    if args.digest:
+        body["digest"] = args.digest
+    deployment = client.post(f"/pipelines/{pipeline}/promotions", json=body)
+    print(
+        f"promoting {deployment['sha'][:7]} ({deployment['digest']}) from {args.source} to "
+        f"{args.target} as {deployment['version']}: deployment #{deployment['id']}"
+    )
+    if args.follow:
+        follow_to_end(client, deployment["id"])
+
+
+def add_lock(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "lock",
+        help="lock an environment: deploys and promotions to it are refused (lead)",
+        description="Lock ENV with a reason; the board shows who locked it, why and since when.",
+    )
+    parser.add_argument("environment", metavar="ENV")
+    parser.add_argument("--reason", required=True, help="why (shown to everyone)")
+    parser.add_argument("--pipeline", help="the pipeline (default: the only one)")
+    parser.set_defaults(handler=lock)
+
+
+def lock(client: Client, args: argparse.Namespace) -> None:
+    pipeline = pipeline_name(client, args.pipeline)
+    path = f"/pipelines/{pipeline}/environments/{args.environment}/lock"
+    locked = client.post(path, json={"reason": args.reason})["lock"]
+    print(f"{args.environment} locked by {locked['owner']}: {locked['reason']}")
+
+
+def add_unlock(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "unlock", help="lift an environment's lock (lead)", description="Unlock ENV."
+    )
+    parser.add_argument("environment", metavar="ENV")
+    parser.add_argument("--pipeline", help="the pipeline (default: the only one)")
+    parser.set_defaults(handler=unlock)
+
+
+def unlock(client: Client, args: argparse.Namespace) -> None:
+    pipeline = pipeline_name(client, args.pipeline)
+    client.request("DELETE", f"/pipelines/{pipeline}/environments/{args.environment}/lock")
+    print(f"{args.environment} unlocked")
