@@ -6,7 +6,7 @@ expired (`valid_for`) and the candidate is unchanged.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -16,6 +16,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from pipelines import audit
+from pipelines.durations import format_duration
 from pipelines.errors import CandidateChanged, Conflict, InvalidInput, PermissionDenied
 from pipelines.live import publish_board
 from pipelines.models import ChecklistItem, Environment, Release, Signoff
@@ -149,17 +150,6 @@ def _item_state(
     if item.valid_for is not None and now >= latest.signed_at + item.valid_for:
         return state(Reason.EXPIRED, f"expired: it is valid for {format_duration(item.valid_for)}")
     return state(None, "signed")
-
-
-def format_duration(duration: timedelta) -> str:
-    """timedelta(hours=1, minutes=30) → "1h30m", the way pipeline.toml writes it."""
-    seconds = int(duration.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts) or "0s"
 
 
 # Use-cases

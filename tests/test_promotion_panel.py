@@ -91,7 +91,7 @@ def test_it_says_who_signed_when_and_until_when(pipeline, users, client_for):
     checklist.sign(item(pipeline, "not-mid-demo"), by=users["sales"], note="no demo today")
     html = row(board_panel(client_for("qa")), "not-mid-demo")
     assert "signed by sales" in html and "no demo today" in html
-    assert "expires" in html and "valid 30m" in html
+    assert "expires" in html and "valid 30 min" in html
 
 
 def test_it_says_why_a_sign_off_stopped_counting(pipeline, users, client_for):

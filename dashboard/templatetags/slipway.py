@@ -2,6 +2,8 @@
 
 from django import template
 
+from pipelines.durations import describe_duration
+
 register = template.Library()
 
 # Status is never shown by colour alone: each one has a symbol and a word.
@@ -35,21 +37,5 @@ def percent(value) -> str:
 
 @register.filter
 def duration(value) -> str:
-    """A timedelta as people say it: '30 min', '2 h', '1 h 30 min', '45 s', '1 d'."""
-    if value is None:
-        return ""
-    seconds = int(value.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size} {unit}")
-            seconds %= size
-    return " ".join(parts) or "0 s"
-
-
-@register.filter
-def duration_text(value) -> str:
-    """timedelta(minutes=30) → "30m", as pipeline.toml writes it."""
-    from pipelines.checklist import format_duration
-
-    return format_duration(value) if value else ""
+    """A timedelta for people: "30 min", "1 h 30 min", "45 s"."""
+    return "" if value is None else describe_duration(value)

@@ -11,8 +11,9 @@ Loading never deletes: environments and checklist items left out of the file car
 from pathlib import Path
 
 from pipelines.config.apply import LoadReport, apply_pipeline, load_config
-from pipelines.config.checker import Checker, parse_duration
+from pipelines.config.checker import Checker
 from pipelines.config.schema import ChecklistItemConfig, EnvironmentConfig, PipelineConfig
+from pipelines.durations import parse_duration
 from pipelines.errors import ConfigError
 from pipelines.models import Pipeline
 

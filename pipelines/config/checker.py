@@ -2,7 +2,6 @@
 
 import tomllib
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
@@ -12,7 +11,6 @@ from pipelines.config.lines import LineFinder, split_toml_error
 from pipelines.config.schema import (
     CHECKLIST_KEYS,
     DRIVER_SETTINGS,
-    DURATION_RE,
     ENV_VAR_RE,
     ENVIRONMENT_KEYS,
     NOTIFICATION_KEYS,
@@ -25,6 +23,7 @@ from pipelines.config.schema import (
     EnvironmentConfig,
     PipelineConfig,
 )
+from pipelines.durations import parse_duration
 from pipelines.errors import ConfigError
 from pipelines.roles import Role
 
@@ -340,16 +339,6 @@ class Checker:
             except ValidationError:
                 self.fail(where, f'{key} "{value}" is not a URL', key=key)
         return value
-
-
-def parse_duration(text: str) -> timedelta | None:
-    """ "1h30m" → 1:30:00; units d, h, m, s in that order. None if it is not such a duration."""
-    match = DURATION_RE.fullmatch(text.strip())
-    if not match or not any(match.groups()):
-        return None
-    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    return duration or None
 
 
 def _quoted(text: str) -> str:

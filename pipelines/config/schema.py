@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]+")
-DURATION_RE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ROOT_KEYS = ("pipeline", "environments")
