@@ -1,6 +1,3 @@
-# TEAM NOTE (issue 4 engineer): the {COMMON} in your brief means the team rules in
-# /work/main/TEAM_RULES_TMP.md — read them NOW before editing anything (no git; deadline
-# 11:25 UTC; migrations; CSP; test on PostgreSQL too). The lead removes this note later.
 """Deploying a build to an environment: requesting, auto-deploying, manual deploys,
 rollbacks, cancelling, and handing deployments to the runner.
 
