@@ -7,9 +7,11 @@ the test body unless DJANGO_ALLOW_ASYNC_UNSAFE is set (DESIGN §8).
 """
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from tests.services import need_chromium
 
@@ -54,7 +56,33 @@ def new_page(chromium):
         context.close()
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, element=None) -> None:
+    """The whole page (or just `element`, a locator) into $SLIPWAY_SCREENSHOTS/name."""
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=True)
+        path = str(Path(SCREENSHOTS) / name)
+        if element is not None:
+            element.screenshot(path=path)
+        else:
+            page.screenshot(path=path, full_page=True)
+
+
+def in_thread(function, *args):
+    """function(*args) in a thread of its own, its result returned. Playwright's sync API
+    holds this thread's event loop, so work that publishes to the channel layer (a
+    deployment, a sign-off) runs elsewhere; the thread's database connection is closed after
+    (PostgreSQL would otherwise keep the session and refuse to drop the test database)."""
+    result = []
+
+    def run() -> None:
+        try:
+            result.append(function(*args))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if not result:
+        raise AssertionError(f"{function.__name__} failed in its thread (see the output above)")
+    return result[0]

@@ -5,7 +5,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
 from tests.conftest import PASSWORD
 from tests.factories import passing_build
 
@@ -40,7 +39,6 @@ def test_a_developer_logs_in_and_sees_what_runs_where(slipway_server, pipeline, 
     expect(dev.locator('[data-field="sha"]')).to_have_text(dev_build.short_sha)
     expect(dev.locator('[data-field="tests"]')).to_have_text("40 passed, 1 failed, 2 skipped")
     expect(page.locator('[data-env="live"]')).to_contain_text("Nothing deployed yet")
-    screenshot(page, "board.png")
 
 
 def test_the_board_reads_on_a_phone(slipway_server, pipeline, users, new_page):

@@ -7,7 +7,6 @@ from playwright.sync_api import expect
 
 from pipelines import checklist
 from pipelines.models import Promotion
-from tests.browser.conftest import screenshot
 from tests.browser.test_login_and_board import log_in
 from tests.promoting import item, sign_everything, uat_runs_a_new_build
 
@@ -40,7 +39,6 @@ def test_the_lead_confirms_the_sha_and_digest_and_promotes(
     page = new_page()
     log_in(page, slipway_server, "lead")
     confirmations = []
-    screenshot(page, "promotion-panel.png")
     page.on("dialog", lambda dialog: (confirmations.append(dialog.message), dialog.accept()))
     page.locator('[data-action="promote"]').click()
 

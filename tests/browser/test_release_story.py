@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from playwright.sync_api import expect
 from dashboard.demo import DEMO_BUILDS, sampleapp_artifact
 from pipelines.deploys import request_deployment
 from pipelines.models import ReleaseCause
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import in_thread, screenshot
 from tests.browser.test_login_and_board import log_in
 from tests.deploying import artifact_build, free_port, make_local, stop_app
 from tests.live import database_url, run_server
@@ -34,7 +33,7 @@ pytestmark = pytest.mark.browser
 OLDER, NEWER, DEV = DEMO_BUILDS
 NEW_SHA, _, NEW_MESSAGE, NEW_AUTHOR, (NEW_PASSED, _, NEW_SKIPPED), NEW_COVERAGE = NEWER
 # Long enough for a restart and a health check; reached only when something is broken.
-DEPLOYED = 30_000
+DEPLOY_TIMEOUT_MS = 30_000
 
 # The app's release command (release.py, shipped in the artifact) waits at a gate the test
 # opens: by then the developer is watching. GATE is replaced by the gate's path.
@@ -88,15 +87,6 @@ def webshop(pipeline, tmp_path):
     gate.touch()  # a deployment left waiting finishes
     for target in targets.values():
         stop_app(target)
-
-
-def in_thread(function, *args):
-    """Run ORM work that publishes (a deployment) off Playwright's event loop thread."""
-    result = []
-    thread = threading.Thread(target=lambda: result.append(function(*args)))
-    thread.start()
-    thread.join()
-    return result[0]
 
 
 def demo_build(pipeline, demo, webshop: Webshop, *, branch: str):
@@ -187,7 +177,7 @@ def test_a_build_goes_from_ci_to_live_with_everyone_in_their_own_browser(
 
     webshop.gate.touch()
     expect(log).to_contain_text("Search index rebuilt: 12 documents")
-    expect(log).to_contain_text(f"reports {NEW_SHA[:7]}: healthy", timeout=DEPLOYED)
+    expect(log).to_contain_text(f"reports {NEW_SHA[:7]}: healthy", timeout=DEPLOY_TIMEOUT_MS)
     expect(developer.locator("#deployment-status")).to_have_attribute("data-status", "succeeded")
     expect(developer.locator('[data-field="progress"]')).to_have_text("step 4 of 4")
     expect(developer.locator('[data-step="health check"]')).to_contain_text("succeeded")
@@ -224,17 +214,18 @@ def test_a_build_goes_from_ci_to_live_with_everyone_in_their_own_browser(
 
     expect(promote).to_be_enabled()  # over the board's WebSocket
     assert lead.evaluate("window.sameDocument") is True, "the lead's board reloaded"
-    screenshot(lead, "promotion.png")
+    screenshot(lead, "promotion.png", lead.locator("#promote-live"))
 
     confirmations = []
     lead.on("dialog", lambda dialog: (confirmations.append(dialog.message), dialog.accept()))
     promote.click()
-    assert NEW_SHA[:7] in confirmations[0]
 
     # Live's card changes for the lead when the deployment ends: the new commit, uat's bytes.
-    expect(live.locator('[data-field="sha"]')).to_have_text(NEW_SHA[:7], timeout=DEPLOYED)
+    expect(live.locator('[data-field="sha"]')).to_have_text(NEW_SHA[:7], timeout=DEPLOY_TIMEOUT_MS)
+    assert NEW_SHA[:7] in confirmations[0], "the lead confirmed what is promoted"
     uat_digest = uat.locator('[data-field="digest"]').get_attribute("title")
     assert uat_digest and uat_digest.startswith("sha256:")
     expect(live.locator('[data-field="digest"]')).to_have_attribute("title", uat_digest)
     expect(live.locator('[data-field="deployment"]')).to_have_count(0)
+    assert lead.evaluate("window.sameDocument") is True, "the lead's board reloaded"
     assert version_served(ports["live"]) == NEW_SHA
