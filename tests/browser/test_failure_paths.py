@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from dashboard.demo import sampleapp_artifact
 from pipelines.deploys import request_deployment
-from pipelines.models import Deployment, Signoff
+from pipelines.models import Deployment, Promotion, Signoff
 from tests.browser.conftest import in_thread
 from tests.browser.test_login_and_board import log_in
 from tests.deploying import artifact_build, free_port, make_local, stop_app
@@ -83,7 +83,17 @@ def test_a_failed_deployment_shows_the_failing_step_and_error_and_uat_keeps_serv
     assert version_served(uat_app) == good.release.build.sha
 
 
-def test_a_person_without_the_role_cannot_sign_not_even_with_a_forged_post(
+def forge(page, server, path: str, **form: str):
+    """A POST made by hand with this person's session and CSRF token (no button needed)."""
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    return page.request.post(
+        f"{server.url}/pipelines/webshop/environments/live/{path}",
+        form=form,
+        headers={"X-CSRFToken": csrf, "Referer": page.url},
+    )
+
+
+def test_a_person_without_the_role_cannot_sign_or_promote_not_even_with_a_forged_post(
     slipway_server, pipeline, users, new_page
 ):
     candidate = in_thread(uat_runs_a_new_build, pipeline)
@@ -93,15 +103,18 @@ def test_a_person_without_the_role_cannot_sign_not_even_with_a_forged_post(
     expect(qa_row).to_contain_text("not signed yet")
     expect(qa_row.get_by_role("button")).to_have_count(0)
     expect(page.get_by_role("button", name="Sign: Sales: not mid-demo")).to_be_visible()
+    expect(page.locator('[data-action="promote"]')).to_have_count(0)
+    expect(page.locator("#promote-live")).to_contain_text("A team lead promotes")
 
-    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
-    forged = page.request.post(
-        f"{slipway_server.url}/pipelines/webshop/environments/live/checklist/smoke-tested/sign",
-        form={"digest": candidate.artifact.digest},
-        headers={"X-CSRFToken": csrf, "Referer": page.url},
-    )
-    assert forged.status == 403, forged.text()
+    digest = candidate.artifact.digest
+    signed = forge(page, slipway_server, "checklist/smoke-tested/sign", digest=digest)
+    assert signed.status == 403, signed.text()
+    promoted = forge(page, slipway_server, "promote", digest=digest)
+    assert promoted.status == 403, promoted.text()
+
     assert not Signoff.objects.exists()
+    assert not Promotion.objects.exists()
+    assert env(pipeline, "live").current_release is None
     page.reload()
     expect(page.locator('[data-checklist-item="smoke-tested"]')).to_contain_text("not signed yet")
 
