@@ -59,6 +59,14 @@
     const { target, fragment } = event.detail;
     const fresh = fragment.firstElementChild;
     if (!fromSocket || !fresh || fresh.id !== target.id) return;
+    // This person's own request from here is under way: its answer re-renders this part a
+    // moment later. Swapping now would detach the element htmx puts that answer into, and
+    // the answer ("Promotion started", a refusal) would be lost.
+    const inFlight = `.${htmx.config.requestClass}`;
+    if (target.matches(inFlight) || target.querySelector(inFlight)) {
+      event.detail.shouldSwap = false;
+      return;
+    }
     target.querySelectorAll('[data-field="notice"], [data-field="error"]').forEach((message) => {
       const parent = message.parentElement;
       let into = fresh;
