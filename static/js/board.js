@@ -81,6 +81,19 @@
     });
   });
 
+  // Keyboard users keep their place when a live update replaces the part they are in.
+  let focusedId = null;
+  document.addEventListener("htmx:oobBeforeSwap", (event) => {
+    const active = document.activeElement;
+    const inside = active && active.id && event.detail.target.contains(active);
+    if (fromSocket && event.detail.shouldSwap && inside) focusedId = active.id;
+  });
+  document.addEventListener("htmx:oobAfterSwap", () => {
+    const again = focusedId && document.getElementById(focusedId);
+    focusedId = null;
+    if (again && document.activeElement !== again) again.focus();
+  });
+
   live.addEventListener("htmx:wsOpen", goOnline);
   live.addEventListener("htmx:wsClose", (event) => {
     open = false;

@@ -111,6 +111,27 @@ def test_qa_signs_from_the_keyboard(slipway_server, pipeline, users, new_page, k
     expect(row.get_by_role("button", name=re.compile("^Revoke"))).to_be_visible()
 
 
+def test_a_keyboard_user_keeps_their_place_when_someone_else_signs(
+    slipway_server, pipeline, users, new_page
+):
+    in_thread(uat_runs_a_new_build, pipeline)
+    qa = new_page()
+    log_in(qa, slipway_server, "qa")
+    expect(qa.locator('[data-live-board][data-live="open"]')).to_be_attached()
+    sign = qa.locator('[data-checklist-item="smoke-tested"]').get_by_role(
+        "button", name=re.compile("^Sign")
+    )
+    tab_to(qa, sign)
+
+    sales = new_page()
+    log_in(sales, slipway_server, "sales")
+    sales.locator('[data-checklist-item="not-mid-demo"] [data-action="sign"]').click()
+
+    # The live update re-renders QA's panel; the focus stays on QA's Sign button.
+    expect(qa.locator('[data-checklist-item="not-mid-demo"]')).to_contain_text("signed by sales")
+    expect(sign).to_be_focused()
+
+
 def test_status_is_a_symbol_and_a_word_never_colour_alone(
     slipway_server, pipeline, users, new_page
 ):
