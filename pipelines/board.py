@@ -54,6 +54,7 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
             "current_release__artifact",
             "current_release__created_by",
             "promote_from",
+            "waiting_build",
         ).prefetch_related(Prefetch("checklist_items", queryset=active_items_with_latest_signoff()))
     )
     active = {

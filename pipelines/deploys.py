@@ -24,7 +24,7 @@ from pipelines.errors import (
     NotFound,
     PermissionDenied,
 )
-from pipelines.live import publish_deployment, publish_log
+from pipelines.live import publish_board, publish_deployment, publish_log
 from pipelines.logs import append_log
 from pipelines.models import (
     Build,
@@ -45,6 +45,7 @@ __all__ = [
     "auto_deploy",
     "cancel_deployment",
     "deploy_build",
+    "deploy_waiting_build",
     "request_deployment",
     "rollback",
     "run_deployment",
@@ -111,7 +112,8 @@ def request_deployment(
 def auto_deploy(build: Build) -> list[Deployment]:
     """Deploy a passing build with an artifact to every environment whose branch glob matches.
 
-    Once per build and environment, however often CI re-posts it.
+    Once per build and environment, however often CI re-posts it. Where a deployment is
+    running, the build waits for it to end (`deploy_waiting_build`).
     """
     deployments = []
     for env in build.pipeline.environments.exclude(branch=""):
@@ -119,27 +121,72 @@ def auto_deploy(build: Build) -> list[Deployment]:
             continue
         if env.releases.filter(build=build, cause=ReleaseCause.AUTO_DEPLOY).exists():
             continue
-        try:
-            deployments.append(
-                request_deployment(
-                    env,
-                    build,
-                    cause=ReleaseCause.AUTO_DEPLOY,
-                    description=f"auto-deploy of {build.branch}",
-                )
-            )
-        except DeploymentRunning as exc:
-            log.warning("auto-deploy of %s to %s postponed: %s", build.sha, env, exc.message)
-        except EnvironmentLocked as exc:  # a lock stops auto-deploys quietly, not CI's request
-            log.info("auto-deploy of %s to %s skipped: %s", build.sha, env, exc.message)
-            audit.record(
-                "auto_deploy_skipped",
-                f"auto-deploy of {build.short_sha} to {env.name} skipped: {exc.message}",
-                pipeline=build.pipeline,
-                environment=env,
-                sha=build.sha,
-            )
+        deployment = _auto_deploy_to(env, build)
+        if deployment is not None:
+            deployments.append(deployment)
     return deployments
+
+
+def deploy_waiting_build(environment_id: int) -> Deployment | None:
+    """After a deployment of an environment ended: auto-deploy the build that waited for it."""
+    with transaction.atomic():
+        env = Environment.objects.select_for_update().get(pk=environment_id)
+        build = env.waiting_build
+        if build is None:
+            return None
+        env.waiting_build = None
+        env.save(update_fields=["waiting_build"])
+    if env.releases.filter(build=build, cause=ReleaseCause.AUTO_DEPLOY).exists():
+        return None
+    return _auto_deploy_to(env, build)
+
+
+def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
+    try:
+        return request_deployment(
+            env, build, cause=ReleaseCause.AUTO_DEPLOY, description=f"auto-deploy of {build.branch}"
+        )
+    except DeploymentRunning as exc:
+        _wait_for_running_deployment(env, build, exc)
+    except EnvironmentLocked as exc:  # a lock stops auto-deploys quietly, not CI's request
+        log.info("auto-deploy of %s to %s skipped: %s", build.sha, env, exc.message)
+        audit.record(
+            "auto_deploy_skipped",
+            f"auto-deploy of {build.short_sha} to {env.name} skipped: {exc.message}",
+            pipeline=build.pipeline,
+            environment=env,
+            sha=build.sha,
+        )
+    return None
+
+
+def _wait_for_running_deployment(env: Environment, build: Build, exc: DeploymentRunning) -> None:
+    with transaction.atomic():
+        env = Environment.objects.select_for_update().select_related("waiting_build").get(pk=env.pk)
+        waiting = env.waiting_build
+        if waiting is not None and (waiting.created_at, waiting.pk) > (build.created_at, build.pk):
+            return  # a newer build waits already
+        newer = env.releases.filter(
+            cause=ReleaseCause.AUTO_DEPLOY, build__created_at__gt=build.created_at
+        )
+        if newer.exists():
+            return  # CI re-posted an old build: a newer one is deploying or deployed
+        env.waiting_build = build
+        env.save(update_fields=["waiting_build"])
+        running = exc.details.get("deployment")
+        audit.record(
+            "auto_deploy_waiting",
+            f"auto-deploy of {build.short_sha} to {env.name} waits for deployment #{running}"
+            + (f" (instead of {waiting.short_sha})" if waiting is not None else ""),
+            pipeline=build.pipeline,
+            environment=env,
+            sha=build.sha,
+            deployment=running,
+        )
+        transaction.on_commit(lambda: publish_board(env.pipeline_id))
+    # The running one may have ended while this was decided: then nobody else will start it.
+    if not env.deployments.filter(status__in=ACTIVE_STATUSES).exists():
+        deploy_waiting_build(env.pk)
 
 
 def deploy_build(environment: Environment, build: Build, *, by: AbstractBaseUser) -> Deployment:
@@ -213,6 +260,7 @@ def cancel_deployment(deployment: Deployment, *, by: AbstractBaseUser) -> Deploy
             error=f"Cancelled by {who} before it started.",
         ):
             text = f"Cancelled by {who} before it started."
+            transaction.on_commit(lambda: deploy_waiting_build(env.pk), robust=True)
         elif Deployment.objects.filter(
             pk=deployment.pk, status=DeploymentStatus.RUNNING, cancel_requested_by=None
         ).update(cancel_requested_by=by):

@@ -1,6 +1,7 @@
 """Shared fixtures: one user per role, a pipeline with dev → uat → live."""
 
 import os
+import time
 
 # Real password hashing costs ~0.3 s per test user. The variable reaches the
 # servers tests start in subprocesses; the fixture below covers this process,
@@ -9,6 +10,7 @@ os.environ.setdefault("SLIPWAY_FAST_PASSWORD_HASHING", "1")
 
 import pytest  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from pipelines.roles import Role  # noqa: E402
@@ -16,6 +18,26 @@ from pipelines.roles import Role  # noqa: E402
 pytest_plugins = ["tests.live", "tests.deploying", "tests.workers"]  # shared fixtures
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, waiting at the end for the sessions of the servers and workers tests
+    started: PostgreSQL ends a session a moment after its process exits, and refuses to drop
+    the test database while one is left."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.1)
 
 
 @pytest.fixture(autouse=True)

@@ -44,6 +44,11 @@ class Environment(models.Model):
     current_release = models.ForeignKey(
         "pipelines.Release", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The newest build auto-deploy could not start because a deployment was running here:
+    # it deploys when that one ends (the builds that came between are skipped).
+    waiting_build = models.ForeignKey(
+        "pipelines.Build", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["pipeline", "position", "name"]

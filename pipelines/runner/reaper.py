@@ -18,6 +18,7 @@ from pipelines import audit
 from pipelines.live import publish_deployment, publish_log
 from pipelines.logs import append_log
 from pipelines.models import Deployment, DeploymentStatus, LogLine, StepStatus
+from pipelines.runner.run import start_waiting_build_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -72,5 +73,6 @@ def interrupt(deployment: Deployment, now: datetime) -> bool:
         )
         transaction.on_commit(lambda: publish_log(deployment.pk, rows))
         transaction.on_commit(lambda: publish_deployment(deployment))
+        start_waiting_build_after_commit(env.pk)
     logger.warning("deployment %s interrupted: %s", deployment.pk, error)
     return True

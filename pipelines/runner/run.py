@@ -182,6 +182,14 @@ def finish(ctx: RunContext, status: str, error: str = "") -> None:
             deployment=deployment.pk,
         )
         publish_after_commit(deployment)
+        start_waiting_build_after_commit(env.pk)
+
+
+def start_waiting_build_after_commit(environment_id: int) -> None:
+    """A deployment of the environment ended: the build auto-deploy postponed may go now."""
+    from pipelines.deploys import deploy_waiting_build  # deploys imports this module
+
+    transaction.on_commit(lambda: deploy_waiting_build(environment_id), robust=True)
 
 
 def publish_after_commit(deployment: Deployment) -> None:

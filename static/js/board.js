@@ -33,6 +33,7 @@
         current.replaceWith(adopted);
         htmx.process(adopted);
       });
+      watchExpiries();
     } catch (error) {
       // still offline: try again at the next tick
     }
@@ -93,6 +94,23 @@
     focusedId = null;
     if (again && document.activeElement !== again) again.focus();
   });
+
+  // A sign-off that expires changes the panel with no news from the server: refresh the
+  // board then, so that the Promote button never looks ready when the server would refuse.
+  // At least 2 s apart, in case this computer's clock runs ahead of the server's.
+  let expiryTimer = null;
+  function watchExpiries() {
+    clearTimeout(expiryTimer);
+    const times = Array.from(document.querySelectorAll("time[data-expires]"), (time) =>
+      Date.parse(time.dateTime),
+    ).filter((time) => !Number.isNaN(time));
+    if (!times.length) return;
+    const wait = Math.min(Math.max(Math.min(...times) - Date.now() + 1000, 2000), 2 ** 31 - 1);
+    expiryTimer = setTimeout(refresh, wait);
+  }
+  document.addEventListener("htmx:afterSettle", watchExpiries);
+  document.addEventListener("htmx:oobAfterSwap", watchExpiries);
+  watchExpiries();
 
   live.addEventListener("htmx:wsOpen", goOnline);
   live.addEventListener("htmx:wsClose", (event) => {

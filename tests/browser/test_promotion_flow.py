@@ -1,12 +1,14 @@
 """Signing the checklist and promoting, from the board in a real Chromium (htmx, CSP on)."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from pipelines import checklist
-from pipelines.models import Promotion
+from pipelines.models import Promotion, Signoff
 from tests.browser.test_login_and_board import log_in
 from tests.promoting import item, sign_everything, uat_runs_a_new_build
 
@@ -88,3 +90,21 @@ def test_the_leads_button_enables_live_when_qa_signs_the_last_item(
 
     expect(promote).to_be_enabled()  # over the board's WebSocket: no reload
     expect(lead.locator('[data-checklist-item="smoke-tested"]')).to_contain_text("signed by qa")
+
+
+def test_the_promote_button_turns_off_when_a_sign_off_expires(
+    slipway_server, pipeline, users, new_page
+):
+    candidate_signed_off(pipeline, users)
+    sales = Signoff.objects.get(item=item(pipeline, "not-mid-demo"))  # valid for 30 minutes
+    soon = timezone.now() - sales.item.valid_for + timedelta(seconds=3)
+    Signoff.objects.filter(pk=sales.pk).update(signed_at=soon)
+    lead = new_page()
+    log_in(lead, slipway_server, "lead")
+    promote = lead.locator('[data-action="promote"]')
+    expect(promote).to_be_enabled()
+
+    expect(promote).to_be_disabled(timeout=10_000)  # no news from the server: nothing changed
+    expect(
+        lead.locator('[data-checklist-item="not-mid-demo"] [data-field="reason"]')
+    ).to_contain_text("expired")
