@@ -23,7 +23,10 @@ _NOT_COLOURS = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]
 # After: any escape left, and control characters other than tab.
 _LEFTOVER_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b.?|[\x00-\x08\x0b-\x1f\x7f]")
 ERROR_WORDS = ("error", "failed", "fatal", "traceback", "exception")
-_ERROR_WORDS = re.compile(rf"\b({'|'.join(ERROR_WORDS)})\b", re.IGNORECASE)
+# Also exception names as Python, Java or JS print them: "KeyError: 'x'", "IOException".
+_ERROR_WORDS = re.compile(
+    rf"\b({'|'.join(ERROR_WORDS)})\b|(?-i:[A-Za-z0-9](Error|Exception)\b)", re.IGNORECASE
+)
 _STREAMS = {"stdout", "stderr", "system"}
 
 

@@ -102,6 +102,23 @@ def test_it_points_the_first_error_button_at_the_first_error_line(pipeline, clie
     assert 'data-seq="3" data-error' in page
 
 
+def test_an_exception_name_counts_as_an_error_line(pipeline, client_for):
+    deployment = running_deployment(pipeline)
+    append_log(
+        deployment,
+        [
+            ("stderr", "Terror of the deep: a warning about a film title"),
+            ("stderr", "psycopg.errors.UndefinedTable: relation missing"),
+            ("stderr", 'django.db.utils.ProgrammingError: relation "shop_cart" does not exist'),
+            ("stderr", "java.lang.NullPointerException"),
+        ],
+    )
+    page = client_for("developer").get(f"/deployments/{deployment.pk}/").content.decode()
+    assert 'data-first-error="3"' in page
+    assert 'data-seq="1" data-error' not in page
+    assert 'data-seq="4" data-error' in page
+
+
 def test_people_without_a_role_may_not_see_a_deployment(pipeline, client_for, client):
     deployment = running_deployment(pipeline)
     for path in ("/", "/log?after=0", "/log.txt"):
