@@ -162,7 +162,11 @@ def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
 
 def _wait_for_running_deployment(env: Environment, build: Build, exc: DeploymentRunning) -> None:
     with transaction.atomic():
-        env = Environment.objects.select_for_update().select_related("waiting_build").get(pk=env.pk)
+        env = (
+            Environment.objects.select_for_update(of=("self",))
+            .select_related("waiting_build")
+            .get(pk=env.pk)
+        )
         waiting = env.waiting_build
         if waiting is not None and (waiting.created_at, waiting.pk) > (build.created_at, build.pk):
             return  # a newer build waits already
