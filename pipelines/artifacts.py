@@ -1,8 +1,9 @@
 """The content-addressed artifact store.
 
-Bytes are streamed to a temporary file while being hashed and counted, then
-moved into place atomically under their digest, so a half-written or
-mismatched upload never becomes visible and the same bytes are kept once.
+Bytes are streamed to a temporary file while being hashed and counted, synced to
+disk, then moved into place atomically under their digest, so a half-written or
+mismatched upload never becomes visible, a stored artifact survives a power cut, and
+the same bytes are kept once.
 """
 
 import hashlib
@@ -67,6 +68,8 @@ def store_artifact(
                 sha.update(chunk)
             if pending is not None:
                 pending.result()
+            out.flush()
+            os.fsync(out.fileno())  # on disk before anyone is told it is stored
         digest = f"sha256:{sha.hexdigest()}"
         if expected is not None and expected != sha.hexdigest():
             raise ArtifactMismatch(
@@ -78,10 +81,19 @@ def store_artifact(
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp_name, final)
         os.chmod(final, 0o444)
+        _fsync_directory(final.parent)  # and the rename with it
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return _artifact_row(digest, size)
+
+
+def _fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _artifact_row(digest: str, size: int) -> Artifact:
