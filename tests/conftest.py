@@ -2,6 +2,7 @@
 
 import os
 import time
+import warnings
 
 # Real password hashing costs ~0.3 s per test user. The variable reaches the
 # servers tests start in subprocesses; the fixture below covers this process,
@@ -22,22 +23,26 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """pytest-django's, waiting at the end for the sessions of the servers and workers tests
-    started: PostgreSQL ends a session a moment after its process exits, and refuses to drop
-    the test database while one is left."""
+    """pytest-django's, then a wait for the database sessions of the servers and workers
+    tests started to end: PostgreSQL ends one a moment after its process exits, and will not
+    drop the test database while one is left. One still open after 10 s is named and ended."""
     yield
     if connection.vendor != "postgresql":
         return
+    others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+            cursor.execute(f"SELECT count(*) {others}")
             if cursor.fetchone()[0] == 0:
-                break
+                return
             time.sleep(0.1)
+        cursor.execute(f"SELECT pid, backend_start, state, left(query, 200) {others}")
+        for session in cursor.fetchall():
+            warnings.warn(
+                f"A database session outlived the tests; ending it: {session}", stacklevel=1
+            )
+        cursor.execute(f"SELECT pg_terminate_backend(pid) {others}")
 
 
 @pytest.fixture(autouse=True)
