@@ -117,13 +117,10 @@ def auto_deploy(build: Build) -> list[Deployment]:
     """
     deployments = []
     for env in build.pipeline.environments.exclude(branch=""):
-        if not fnmatch.fnmatchcase(build.branch, env.branch):
-            continue
-        if env.releases.filter(build=build, cause=ReleaseCause.AUTO_DEPLOY).exists():
-            continue
-        deployment = _auto_deploy_to(env, build)
-        if deployment is not None:
-            deployments.append(deployment)
+        if fnmatch.fnmatchcase(build.branch, env.branch):
+            deployment = _auto_deploy_to(env, build)
+            if deployment is not None:
+                deployments.append(deployment)
     return deployments
 
 
@@ -136,12 +133,13 @@ def deploy_waiting_build(environment_id: int) -> Deployment | None:
             return None
         env.waiting_build = None
         env.save(update_fields=["waiting_build"])
-    if env.releases.filter(build=build, cause=ReleaseCause.AUTO_DEPLOY).exists():
-        return None
     return _auto_deploy_to(env, build)
 
 
 def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
+    """Once per build and environment; None when it waits, was skipped or went already."""
+    if env.releases.filter(build=build, cause=ReleaseCause.AUTO_DEPLOY).exists():
+        return None
     try:
         return request_deployment(
             env, build, cause=ReleaseCause.AUTO_DEPLOY, description=f"auto-deploy of {build.branch}"

@@ -16,7 +16,12 @@ from django.test import Client  # noqa: E402
 
 from pipelines.roles import Role  # noqa: E402
 
-pytest_plugins = ["tests.live", "tests.deploying", "tests.workers"]  # shared fixtures
+pytest_plugins = [
+    "tests.live",
+    "tests.deploying",
+    "tests.workers",
+    "tests.loading",
+]  # shared fixtures
 
 PASSWORD = "correct horse battery staple"
 

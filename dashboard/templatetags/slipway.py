@@ -1,6 +1,7 @@
 """Small display helpers shared by the page templates and live partials."""
 
 from django import template
+from django.template.defaulttags import querystring
 
 from pipelines.durations import describe_duration
 
@@ -23,6 +24,13 @@ SYMBOLS = {
 @register.inclusion_tag("dashboard/partials/status.html")
 def status(value: str, label: str = "") -> dict:
     return {"status": value, "symbol": SYMBOLS.get(value, "?"), "label": label or value}
+
+
+@register.simple_tag(takes_context=True)
+def page_query(context, param: str, number: int) -> str:
+    """This page's query string with `param` set to `number`, the rest (filters, the page
+    of another list) kept: Django's {% querystring %} for a parameter named by a variable."""
+    return querystring(context, **{param: number})
 
 
 @register.filter

@@ -32,7 +32,5 @@ def audit_log(request: HttpRequest, pipeline: str) -> HttpResponse:
         .values_list("username", flat=True),
         "environment": environment,
         "username": username,
-        "filters": request.GET.copy(),
     }
-    context["filters"].pop("page", None)
     return render(request, "dashboard/audit.html", context)
