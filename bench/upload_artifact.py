@@ -50,6 +50,7 @@ def main() -> int:
 
     import requests
 
+    from pipelines.cli.client import UPLOAD_TIMEOUT, Client, CliError, FileBody
     from tests.live import run_server
 
     limit = str((args.size_mib + 1) * MiB)
@@ -68,23 +69,22 @@ def main() -> int:
             durable_cp_times.append(durable)
             os.sync()
             started = time.perf_counter()
-            with open(source, "rb") as body:
-                response = requests.put(
-                    f"{server.url}/api/v1/pipelines/bench/builds/{sha}/artifact",
-                    data=body,
-                    headers={**headers, "X-Artifact-SHA256": digest},
-                    timeout=600,
+            try:  # as `slipway push --artifact` sends it
+                Client(server.url, token).put(
+                    f"/pipelines/bench/builds/{sha}/artifact",
+                    data=FileBody(source),
+                    headers={"X-Artifact-SHA256": digest},
+                    timeout=UPLOAD_TIMEOUT,
                 )
+            except CliError as error:
+                print(f"the upload failed: {error.message}")
+                return 1
             upload_times.append(time.perf_counter() - started)
             print(
                 f"round {round_number}: cp {copied:.2f} s (+fsync {durable:.2f} s),"
-                f" upload {upload_times[-1]:.2f} s"
-                f" (server answered {response.status_code})",
+                f" upload {upload_times[-1]:.2f} s",
                 flush=True,
             )
-            if response.status_code not in (200, 201):
-                print(response.text[:300])
-                return 1
         sampler.stop()
         high_water = status_kib(server.process.pid, "VmHWM")
         peak = max(sampler.peak, high_water if high_water > high_water_before else 0)

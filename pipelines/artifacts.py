@@ -1,21 +1,21 @@
 """The content-addressed artifact store.
 
-Bytes are streamed to a temporary file while being hashed and counted, synced to
-disk, then moved into place atomically under their digest, so a half-written or
-mismatched upload never becomes visible, a stored artifact survives a power cut, and
-the same bytes are kept once.
+Bytes are streamed to a temporary file while being hashed and counted, synced to disk
+as they go (pipelines.artifact_writer), then moved into place atomically under their
+digest, so a half-written or mismatched upload never becomes visible, a stored artifact
+survives a power cut, and the same bytes are kept once.
 """
 
 import hashlib
 import os
 import tempfile
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError
 
+from pipelines.artifact_writer import WriteBehindFile
 from pipelines.errors import ArtifactMismatch, ArtifactTooLarge, InvalidInput
 from pipelines.models import Artifact
 from pipelines.models.builds import DIGEST_RE
@@ -51,10 +51,7 @@ def store_artifact(
     size = 0
     fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, suffix=".partial")
     try:
-        # Hashing and writing both release the GIL on large buffers: write each chunk in
-        # a helper thread while this one hashes it. One write in flight keeps memory flat.
-        with os.fdopen(fd, "wb") as out, ThreadPoolExecutor(1) as writer:
-            pending: Future | None = None
+        with os.fdopen(fd, "wb") as out, WriteBehindFile(out) as writer:
             for chunk in chunks:
                 size += len(chunk)
                 if size > max_bytes:
@@ -62,14 +59,9 @@ def store_artifact(
                         f"The artifact is larger than the limit of {max_bytes} bytes.",
                         limit=max_bytes,
                     )
-                if pending is not None:
-                    pending.result()
-                pending = writer.submit(out.write, chunk)
+                writer.write(chunk)
                 sha.update(chunk)
-            if pending is not None:
-                pending.result()
-            out.flush()
-            os.fsync(out.fileno())  # on disk before anyone is told it is stored
+            writer.finish()  # on disk before anyone is told it is stored
         digest = f"sha256:{sha.hexdigest()}"
         if expected is not None and expected != sha.hexdigest():
             raise ArtifactMismatch(

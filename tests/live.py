@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from django.conf import settings
 from django.db import connection
 
 STARTUP_SECONDS = 30
+DEPLOYMENTS_END_SECONDS = 20
 # Small enough that a test can go past it, big enough for any test's artifact.
 LIVE_MAX_ARTIFACT_BYTES = 4 * 1024 * 1024
 
@@ -129,14 +131,48 @@ def _slipway_server_process(django_db_setup, django_db_blocker, tmp_path_factory
 
 
 @pytest.fixture
-def slipway_server(_slipway_server_process, transactional_db, settings) -> LiveServer:
+def slipway_server(_slipway_server_process, transactional_db, settings) -> Iterator[LiveServer]:
     """The session's live server; this test's rows are committed and its store is shared
     (and empty at the start of each test, like the database)."""
     shutil.rmtree(_slipway_server_process.artifact_dir)
     _slipway_server_process.artifact_dir.mkdir()
     settings.SLIPWAY_ARTIFACT_DIR = _slipway_server_process.artifact_dir
     settings.SLIPWAY_MAX_ARTIFACT_BYTES = LIVE_MAX_ARTIFACT_BYTES
-    return _slipway_server_process
+    yield _slipway_server_process
+    _wait_for_deployments_to_end()
+
+
+def _wait_for_deployments_to_end() -> None:
+    """A deployment a test set off (a promote click, say) goes on in the server after the
+    test has seen what it wanted. Emptying the database under it would deadlock on
+    PostgreSQL (TRUNCATE against the runner's row locks), so wait for it first: for those
+    a runner is working on (it keeps a heartbeat) or may be about to pick up. Rows a test
+    made up itself have no runner and are not waited for."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from pipelines.models import Deployment
+    from pipelines.models.deployments import DeploymentStatus
+
+    deadline = time.monotonic() + DEPLOYMENTS_END_SECONDS
+    while True:
+        now = timezone.now()
+        in_hand = Deployment.objects.filter(
+            Q(status=DeploymentStatus.RUNNING, heartbeat_at__gt=now - timedelta(seconds=30))
+            | Q(status=DeploymentStatus.QUEUED, created_at__gt=now - timedelta(seconds=2))
+        )
+        if not in_hand.exists():
+            return
+        if time.monotonic() > deadline:
+            warnings.warn(
+                f"{in_hand.first()} was still going {DEPLOYMENTS_END_SECONDS} s after the"
+                " test; the database is emptied under it.",
+                stacklevel=1,
+            )
+            return
+        time.sleep(0.05)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The `slipway` CLI against a live server, with reports from a real test run."""
 
+import hashlib
 import io
 import os
 import socket
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.artifacts import artifact_path
+from pipelines.cli.client import FileBody
 from pipelines.models import Build, Release
 
 SHA = "5d41402abc4b2a76b9719d911017c592ae3a1b2c"
@@ -161,3 +164,23 @@ def test_every_command_has_help(command):
     result = slipway(*command, "--help")
     assert result.returncode == 0
     assert "usage: slipway" in result.stdout
+
+
+def test_push_sends_a_large_artifact_byte_for_byte(pipeline, cli_env, tmp_path):
+    path = tmp_path / "big.tar.gz"
+    path.write_bytes(os.urandom(2 * FileBody.PIECE_BYTES + 12345))  # three pieces, uneven
+    result = slipway("push", "--pipeline", "webshop", "--sha", SHA, "--status", "passed",
+                     "--artifact", str(path), env=cli_env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    digest = Build.objects.get(sha=SHA).artifact.digest
+    assert digest == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    assert artifact_path(digest).read_bytes() == path.read_bytes()
+
+
+def test_push_sends_an_empty_artifact(pipeline, cli_env, tmp_path):
+    path = tmp_path / "empty.tar.gz"
+    path.touch()
+    result = slipway("push", "--pipeline", "webshop", "--sha", SHA, "--status", "passed",
+                     "--artifact", str(path), env=cli_env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert Build.objects.get(sha=SHA).artifact.size == 0

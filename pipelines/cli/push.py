@@ -5,7 +5,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from pipelines.cli.client import EXIT_USAGE, UPLOAD_TIMEOUT, Client, CliError
+from pipelines.cli.client import EXIT_USAGE, UPLOAD_TIMEOUT, Client, CliError, FileBody
 
 
 def add_push(subparsers: argparse._SubParsersAction) -> None:
@@ -60,13 +60,12 @@ def push(client: Client, args: argparse.Namespace) -> None:
 
     if args.artifact is not None:
         digest = sha256_of(args.artifact)
-        with open(args.artifact, "rb") as body:
-            artifact = client.put(
-                f"{build_path}/artifact",
-                data=body,
-                headers={"X-Artifact-SHA256": digest, "Content-Type": "application/octet-stream"},
-                timeout=UPLOAD_TIMEOUT,
-            )
+        artifact = client.put(
+            f"{build_path}/artifact",
+            data=FileBody(args.artifact),
+            headers={"X-Artifact-SHA256": digest, "Content-Type": "application/octet-stream"},
+            timeout=UPLOAD_TIMEOUT,
+        )
         print(f"artifact {artifact['digest']} ({artifact['size']} bytes)")
 
 
