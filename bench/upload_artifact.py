@@ -8,8 +8,8 @@ throughput as a ratio to `cp` of the same file on the same disk, measured in the
 survive a power cut), so the goal is judged against `cp` plus an fsync of the copy; the
 ratio to `cp` alone, which leaves the copy in the page cache, is printed beside it. A
 virtual disk's write speed swings from one second to the next, so cp and the upload take
-turns, --rounds times, and the medians are compared. Exits 1 when a goal
-is missed. Uses its own SQLite database in --dir.
+turns, --rounds times, and the medians are compared; each round uploads new bytes, as each
+CI build does. Exits 1 when a goal is missed. Uses its own SQLite database in --dir.
 """
 
 import argparse
@@ -46,10 +46,11 @@ def main() -> int:
 
     source = scratch / "artifact.bin"
     print(f"writing a {args.size_mib} MiB artifact to {source} …", flush=True)
-    digest = write_random_file(source, args.size_mib * MiB)
+    write_random_file(source, args.size_mib * MiB)
 
     import requests
 
+    from pipelines.artifacts import artifact_path
     from pipelines.cli.client import UPLOAD_TIMEOUT, Client, CliError, FileBody
     from tests.live import run_server
 
@@ -64,6 +65,7 @@ def main() -> int:
         sampler.start()
         cp_times, durable_cp_times, upload_times = [], [], []
         for round_number, sha in enumerate(shas, 1):
+            digest = make_new_build(source, round_number)
             copied, durable = time_cp(source, scratch / "copy.bin")
             cp_times.append(copied)
             durable_cp_times.append(durable)
@@ -85,6 +87,10 @@ def main() -> int:
                 f" upload {upload_times[-1]:.2f} s",
                 flush=True,
             )
+            # cp's copy is deleted after timing; so is the upload's, or the next cp would
+            # write into memory the guest has never touched (slow on a VM) while the upload
+            # reused the pages cp gave back.
+            artifact_path(f"sha256:{digest}").unlink()
         sampler.stop()
         high_water = status_kib(server.process.pid, "VmHWM")
         peak = max(sampler.peak, high_water if high_water > high_water_before else 0)
@@ -131,16 +137,25 @@ def prepare_database(builds: int) -> tuple[str, list[str]]:
     return raw, shas
 
 
-def write_random_file(path: Path, size: int) -> str:
-    sha = hashlib.sha256()
+def write_random_file(path: Path, size: int) -> None:
     block = os.urandom(16 * MiB)  # one random block, rotated: cheap and incompressible enough
     with open(path, "wb") as out:
         written = 0
         while written < size:
             chunk = block[written % 7 :][: size - written]
             out.write(chunk)
-            sha.update(chunk)
             written += len(chunk)
+
+
+def make_new_build(path: Path, round_number: int) -> str:
+    """Make the file a new artifact (its first bytes change) and return its digest: each
+    round stores new bytes, as each CI build does, not the same bytes again."""
+    with open(path, "r+b") as file:
+        file.write(round_number.to_bytes(8, "big"))
+    sha = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(MiB):
+            sha.update(chunk)
     return sha.hexdigest()
 
 

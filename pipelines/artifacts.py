@@ -71,8 +71,11 @@ def store_artifact(
             )
         final = artifact_path(digest)
         final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp_name, final)
-        os.chmod(final, 0o444)
+        if final.exists():
+            os.unlink(tmp_name)  # the same bytes, stored already: keep that file as it is
+        else:
+            os.replace(tmp_name, final)
+            os.chmod(final, 0o444)
         _fsync_directory(final.parent)  # and the rename with it
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -63,12 +63,14 @@ def test_it_stores_and_attaches_the_artifact_with_201(put, build, slipway_server
 def test_the_same_bytes_again_answer_200_and_are_stored_once(put, build, pipeline, slipway_server):
     record_build(pipeline, sha=OTHER_SHA, status="running")
     assert put().status_code == 201
+    stored = artifact_path(f"sha256:{DIGEST}").stat()
     again = put(digest=f"sha256:{DIGEST.upper()}")
     assert again.status_code == 200
     assert again.json()["digest"] == f"sha256:{DIGEST}"
     assert put(sha=OTHER_SHA).status_code == 201
     assert Artifact.objects.count() == 1
-    assert len(stored_files(slipway_server.artifact_dir)) == 1
+    assert stored_files(slipway_server.artifact_dir) == [artifact_path(f"sha256:{DIGEST}")]
+    assert artifact_path(f"sha256:{DIGEST}").stat().st_ino == stored.st_ino  # kept, not rewritten
 
 
 def test_an_artifact_on_a_passed_build_deploys_where_its_branch_goes(put, build):
