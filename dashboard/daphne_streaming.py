@@ -7,7 +7,11 @@ a 1 GiB upload costs 1 GiB of server memory before the application reads a byte.
 For requests that `streamed(method, path)` accepts, this request class starts the
 application as soon as the headers are in and passes each body chunk on as it comes,
 pausing the socket while more than a few MiB wait in the queue. All other requests keep
-daphne's own handling. `install()` swaps the class in; it is a no-op without daphne.
+daphne's own handling, less one thing: Twisted no longer parses POSTed forms for itself.
+Daphne never reads what it parses, and a multipart body Twisted's parser cannot read
+(say, one with no parts, or a non-ASCII field name) got a bare 400 before the application
+could answer it (django/daphne#447). `install()` swaps the class in; it is a no-op
+without daphne.
 """
 
 import logging
@@ -40,6 +44,9 @@ def _request_class(WebRequest: type, streamed: Streamed) -> type:
     from twisted.internet import reactor
 
     class StreamingWebRequest(WebRequest):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, parsePOSTFormSubmission=False, **kwargs)
+
         def gotLength(self, length):
             method = self.channel._command.decode("ascii", "replace").upper()
             path = self.channel._path.split(b"?", 1)[0]

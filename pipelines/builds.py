@@ -183,6 +183,8 @@ def _clean_tests(tests: Any) -> dict[str, int]:
     cleaned = {}
     for key in ("passed", "failed", "skipped"):
         value = tests.get(key, 0)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 12.0 is a whole number in JSON (and JSON Schema)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
             raise InvalidInput(f"tests.{key} must be a whole number ≥ 0.", field=f"tests.{key}")
         cleaned[f"tests_{key}"] = value

@@ -8,6 +8,7 @@ conditional UPDATE so it can never run twice.
 
 import fnmatch
 import logging
+import re
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+VERSION_NUMBER = re.compile(r"0*[1-9][0-9]{0,8}")  # 1 to 999,999,999
 
 
 def request_deployment(
@@ -320,7 +322,8 @@ def schedule(deployment_id: int) -> None:
 
 def parse_version(value: str | int) -> int:
     text = str(value).strip().lower().removeprefix("v")
-    if not text.isdigit() or int(text) < 1:
+    # ASCII digits, few enough for the database: str.isdigit() also takes "²".
+    if not VERSION_NUMBER.fullmatch(text):
         raise InvalidInput(f"{value!r} is not a release version like v3.", field="release")
     return int(text)
 

@@ -73,7 +73,8 @@ def find_token(prefix_or_id: str) -> ApiToken:
     """The token with this id or listed prefix (as `list_tokens` shows it)."""
     value = prefix_or_id.strip().rstrip("…")
     query = ApiToken.objects.select_related("user")
-    matches = list(query.filter(pk=int(value)) if value.isdigit() else query.filter(prefix=value))
+    by_id = value.isascii() and value.isdigit()
+    matches = list(query.filter(pk=int(value)) if by_id else query.filter(prefix=value))
     if len(matches) != 1:
         raise NotFound(f"There is no single token with id or prefix {value!r}.", token=value)
     return matches[0]

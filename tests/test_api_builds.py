@@ -44,7 +44,7 @@ def test_it_creates_a_build_with_201(post, pipeline):
 
 def test_it_updates_the_build_of_the_same_commit_with_200(post, pipeline):
     post(BUILD)
-    response = post({"sha": SHA, "status": "passed", "tests": {"passed": 9}, "coverage": 88.5})
+    response = post({"sha": SHA, "status": "passed", "tests": {"passed": 9.0}, "coverage": 88.5})
     assert response.status_code == 200
     assert response.json()["tests"] == {"passed": 9, "failed": 0, "skipped": 0}
     build = Build.objects.get()

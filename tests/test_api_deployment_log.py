@@ -39,7 +39,13 @@ def test_it_pages_through_the_log_by_seq(pipeline, api):
 
 def test_it_refuses_bad_paging_with_a_message_naming_the_field(pipeline, api):
     deployment = running_deployment(pipeline)
-    for query, field in (("after=-1", "after"), ("limit=0", "limit"), ("limit=x", "limit")):
+    for query, field in (
+        ("after=-1", "after"),
+        ("limit=0", "limit"),
+        ("limit=x", "limit"),
+        ("after=%C2%B2", "after"),  # "²" is a digit to str.isdigit(), not to int()
+        ("after=" + "9" * 5000, "after"),  # too long for int()
+    ):
         response = api(f"/deployments/{deployment.pk}/log?{query}")
         assert response.status_code == 422
         assert response.json()["error"]["details"]["field"] == field

@@ -107,6 +107,8 @@ def test_a_lead_rolls_back_by_release(pipeline, users, api_as):
         ("developer", DEV, lambda b: {"sha": b.sha, "force": True}, 422),
         ("lead", DEV, lambda b: {"release": "v9"}, 404),
         ("lead", DEV, lambda b: {"release": "latest"}, 422),
+        ("lead", DEV, lambda b: {"release": "v²"}, 422),  # "²" is a digit to str.isdigit()
+        ("lead", DEV, lambda b: {"release": 10**30}, 422),
         (
             "developer",
             "/api/v1/pipelines/webshop/environments/nope/deployments",

@@ -101,8 +101,9 @@ def test_it_answers_404_for_an_unknown_pipeline(api, pipeline):
     assert response.json()["error"]["code"] == "not_found"
 
 
-def test_unknown_api_paths_answer_json_404(api):
-    response = api.get("/api/v1/nothing/here")
+@pytest.mark.parametrize("path", ["/api/v1/nothing/here", "/api/v1/pipelines/a%0Ab/lock"])
+def test_unknown_api_paths_answer_json_404(api, path):
+    response = api.get(path)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 

@@ -56,6 +56,17 @@ def test_it_answers_400_without_any_report(post, build):
     assert "junit" in response.json()["error"]["message"]
 
 
+def test_a_multipart_body_with_no_parts_gets_the_json_answer(post, build):
+    # Twisted's own form parser used to answer this with a bare 400 before Django saw it.
+    boundary = "c637e12e2b1a998d80d1b087531af51c"
+    response = post(
+        data=f"--{boundary}--\r\n",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 400
+    assert "Send at least one report" in response.json()["error"]["message"]
+
+
 def test_it_answers_400_to_a_body_that_is_not_multipart(post, build):
     response = post(data=PYTEST_JUNIT, headers={"Content-Type": "application/xml"})
     assert response.status_code == 400

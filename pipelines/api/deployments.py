@@ -13,7 +13,15 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 
 from pipelines.api.decorators import api_view
-from pipelines.api.openapi_schemas import ENVIRONMENT_PARAM, PIPELINE_PARAM, errors, obj, ok
+from pipelines.api.openapi_schemas import (
+    ENVIRONMENT_PARAM,
+    PIPELINE_PARAM,
+    RELEASE,
+    SHA,
+    errors,
+    obj,
+    ok,
+)
 from pipelines.api.parsing import check_fields, json_object
 from pipelines.builds import get_build, get_pipeline
 from pipelines.deploys import deploy_build, rollback
@@ -45,9 +53,12 @@ def deployments(request: HttpRequest, pipeline: str, environment: str) -> JsonRe
             raise InvalidInput(exc.message, field="sha") from None
         deployment = deploy_build(env, build, by=request.user)
     else:
-        if not isinstance(data["release"], (str, int)) or isinstance(data["release"], bool):
+        release = data["release"]
+        if isinstance(release, float) and release.is_integer():
+            release = int(release)  # 3.0 is a whole number in JSON
+        if not isinstance(release, (str, int)) or isinstance(release, bool):
             raise InvalidInput('release must be a version like "v3".', field="release")
-        deployment = rollback(env, data["release"], by=request.user)
+        deployment = rollback(env, release, by=request.user)
     return JsonResponse(deployment_json(_load(deployment.pk)), status=202)
 
 
@@ -175,8 +186,8 @@ PATHS: dict[str, Any] = {
                     "application/json": {
                         "schema": {
                             "oneOf": [
-                                obj(["sha"], {"sha": {"type": "string"}}),
-                                obj(["release"], {"release": {"type": "string"}}),
+                                obj(["sha"], {"sha": SHA}),
+                                obj(["release"], {"release": RELEASE}),
                             ]
                         }
                     }

@@ -5,6 +5,7 @@ log is complete (the status is read before the lines, and lines are written befo
 status changes).
 """
 
+import re
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
@@ -16,6 +17,7 @@ from pipelines.models import Deployment
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
+WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # fits a bigint
 
 
 @api_view("GET")
@@ -40,7 +42,8 @@ def deployment_log(request: HttpRequest, deployment: int) -> JsonResponse:
 
 
 def _whole_number(value: str, field: str) -> int:
-    if not value.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not WHOLE_NUMBER.fullmatch(value):
         raise InvalidInput(f"{field} must be a whole number, not {value!r}.", field=field)
     return int(value)
 
@@ -68,7 +71,11 @@ PATHS: dict[str, Any] = {
             "summary": "The log lines after a seq; resume with after=next until the status is "
             "final and no line comes back.",
             "parameters": [
-                {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {
+                    "name": "after",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                },
                 {
                     "name": "limit",
                     "in": "query",

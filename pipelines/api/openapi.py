@@ -16,6 +16,7 @@ from pipelines.api.logs import PATHS as LOG_PATHS
 from pipelines.api.openapi_schemas import (
     ENVIRONMENT_PARAM,
     ERRORS,
+    NAME,
     PIPELINE_PARAM,
     SCHEMAS,
     SHA_PARAM,
@@ -94,6 +95,7 @@ PATHS: dict[str, Any] = {
                                     "contentMediaType": "application/xml",
                                 },
                             },
+                            "anyOf": [{"required": ["junit"]}, {"required": ["coverage"]}],
                         }
                     }
                 },
@@ -144,8 +146,8 @@ PATHS: dict[str, Any] = {
                     obj(
                         ["from", "to"],
                         {
-                            "from": {"type": "string"},
-                            "to": {"type": "string"},
+                            "from": NAME,
+                            "to": NAME,
                             "digest": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
                         },
                     )

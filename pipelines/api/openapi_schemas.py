@@ -59,12 +59,16 @@ PIPELINE_PARAM = {
     "required": True,
     "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
 }
-ENVIRONMENT_PARAM = {
-    "name": "environment",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+NAME = {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}
+SHA = {"type": "string", "pattern": "^[0-9a-fA-F]{7,64}$"}
+RELEASE = {
+    "oneOf": [
+        {"type": "string", "pattern": r"^\s*[vV]?0*[1-9][0-9]{0,8}\s*$"},
+        {"type": "integer", "minimum": 1, "maximum": 999_999_999},
+    ],
+    "description": 'A release version: "v3" or 3.',
 }
+ENVIRONMENT_PARAM = {"name": "environment", "in": "path", "required": True, "schema": NAME}
 SHA_PARAM = {
     "name": "sha",
     "in": "path",
@@ -90,6 +94,11 @@ SCHEMAS: dict[str, Any] = {
     "Tests": obj(
         ["passed", "failed", "skipped"], {k: COUNT for k in ("passed", "failed", "skipped")}
     ),
+    "TestsInput": obj(
+        [],
+        {k: COUNT for k in ("passed", "failed", "skipped")},
+        description="A count left out is 0.",
+    ),
     "Artifact": obj(
         ["digest", "size"],
         {
@@ -100,13 +109,13 @@ SCHEMAS: dict[str, Any] = {
     "BuildInput": obj(
         ["sha", "status"],
         {
-            "sha": {"type": "string", "pattern": "^[0-9a-fA-F]{7,64}$"},
+            "sha": SHA,
             "status": {"enum": BuildStatus.values},
             "branch": {"type": ["string", "null"], "maxLength": 255},
             "message": {"type": ["string", "null"], "maxLength": 10_000},
             "author": {"type": ["string", "null"], "maxLength": 255},
             "url": {"type": ["string", "null"], "maxLength": 500, "pattern": "^(https?://.*)?$"},
-            "tests": {"oneOf": [ref("Tests"), {"type": "null"}]},
+            "tests": {"oneOf": [ref("TestsInput"), {"type": "null"}]},
             "coverage": {"oneOf": [PERCENT, {"type": "null"}]},
         },
         description="Fields left out or null keep their stored value.",

@@ -29,6 +29,7 @@ urlpatterns = [
     ),
     path("deployments/<int:deployment>", deployments.deployment, name="deployment"),
     path("deployments/<int:deployment>/log", deployment_log, name="deployment-log"),
-    # Anything else under /api/v1/ answers with a JSON 404, not the HTML page.
-    re_path(r"^.*$", openapi.no_such_endpoint, name="no-such-endpoint"),
+    # Anything else under /api/v1/ (newlines in the path too) answers with a JSON 404, not
+    # the HTML page.
+    re_path(r"^[\s\S]*$", openapi.no_such_endpoint, name="no-such-endpoint"),
 ]
