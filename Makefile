@@ -12,7 +12,7 @@ PYTHON := $(shell for p in python3.14 python3.13 python3.12 python3 \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: run test test-unit test-browser worker lint migrate demo clean lock bench
+.PHONY: run test test-unit test-browser worker lint migrate demo clean lock bench fuzz
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then \
@@ -56,10 +56,23 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The REST API under schemathesis, against a real daphne (scripts/fuzz_api.py). Not part of
+# make test: it takes a few minutes. schemathesis lives in its own virtualenv.
+FUZZ_VENV := .venv-fuzz
+SCHEMATHESIS := schemathesis==4.32.5
+
+$(FUZZ_VENV)/.installed:
+	@[ -x $(FUZZ_VENV)/bin/python ] || $(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(SCHEMATHESIS)
+	@touch $@
+
+fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed
+	$(BIN)/python scripts/fuzz_api.py --schemathesis $(FUZZ_VENV)/bin/schemathesis
+
 # Re-pin dependencies after editing pyproject.toml.
 lock: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -o requirements.lock
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) $(FUZZ_VENV) var .pytest_cache
