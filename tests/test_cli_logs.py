@@ -38,3 +38,9 @@ def test_it_follows_the_log_to_the_end_without_repeating_a_line(
     assert "one\n" + follower.stdout.read() == "one\ntwo\nthree\nfour\n"
     assert follower.wait(timeout=60) == 0
     assert f"deployment #{deployment.pk} failed" in follower.stderr.read()
+
+
+def test_it_refuses_what_is_not_a_deployment_number():
+    for text in ("latest", "²", "9" * 5000):  # "²" is a digit to str.isdigit(), not to int()
+        out, err = slipway("logs", text, env={}).communicate(timeout=60)
+        assert "is not a deployment number like 42" in err, err[-500:]

@@ -59,6 +59,6 @@ def print_log(client: Client, deployment_id: int, *, follow: bool) -> str:
 
 def _deployment_number(text: str) -> int:
     number = text.removeprefix("#")
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()) or len(number) > 18:
         raise argparse.ArgumentTypeError(f"{text!r} is not a deployment number like 42")
     return int(number)
