@@ -21,27 +21,6 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-PIPELINE = """
-[pipeline]
-name = "webshop"
-
-[[environments]]
-name = "dev"
-branch = "dev"
-
-[[environments]]
-name = "uat"
-branch = "master"
-
-[[environments]]
-name = "live"
-promote_from = "uat"
-
-[[environments.checklist]]
-key = "smoke-tested"
-label = "QA: smoke-tested"
-role = "qa"
-"""
 SHA = "5d41402abc4b2a76b9719d911017c592ae3a1b2c"
 
 
@@ -62,7 +41,7 @@ def main() -> int:
     os.environ["DATABASE_URL"] = database_url
     os.environ["SLIPWAY_ARTIFACT_DIR"] = str(scratch / "artifacts")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    token = prepare_database(scratch)
+    token = prepare_database()
 
     from tests.live import run_server
 
@@ -88,7 +67,7 @@ def main() -> int:
     return 1 if failed else 0
 
 
-def prepare_database(scratch: Path) -> str:
+def prepare_database() -> str:
     import django
 
     django.setup()
@@ -97,14 +76,13 @@ def prepare_database(scratch: Path) -> str:
 
     from pipelines.artifacts import store_artifact
     from pipelines.builds import attach_artifact, record_build
-    from pipelines.models import Pipeline
+    from pipelines.config import load_pipeline_text
     from pipelines.tokens import create_token
+    from tests.conftest import EXAMPLE_TOML  # the tests' webshop: no drivers, a checklist
 
     call_command("migrate", verbosity=0)
-    config = scratch / "pipeline.toml"
-    config.write_text(PIPELINE)
-    call_command("load_pipeline", str(config), verbosity=0)
-    build, _ = record_build(Pipeline.objects.get(), sha=SHA, status="passed", branch="master")
+    pipeline = load_pipeline_text(EXAMPLE_TOML, source="fuzz")
+    build, _ = record_build(pipeline, sha=SHA, status="passed", branch="master")
     attach_artifact(build, store_artifact([b"fuzz build"]))
     lead = User.objects.create_user("lead")
     lead.groups.add(Group.objects.get_or_create(name="lead")[0])
