@@ -9,7 +9,7 @@ application as soon as the headers are in and passes each body chunk on as it co
 pausing the socket while more than a few MiB wait in the queue. All other requests keep
 daphne's own handling, less one thing: Twisted no longer parses POSTed forms for itself.
 Daphne never reads what it parses, and a multipart body Twisted's parser cannot read
-(say, one with no parts, or a non-ASCII field name) got a bare 400 before the application
+(say, one with no parts) got a bare 400 before the application
 could answer it (django/daphne#447). `install()` swaps the class in; it is a no-op
 without daphne.
 """

@@ -11,6 +11,7 @@ from pipelines import audit
 from pipelines.errors import ArtifactConflict, InvalidInput, NotFound
 from pipelines.models import Artifact, Build, BuildStatus, Pipeline
 from pipelines.models.builds import validate_sha
+from pipelines.numbers import integral
 
 TEXT_LIMITS = {"branch": 255, "author": 255, "url": 500, "message": 10_000}
 MAX_COUNT = 2**31 - 1  # fits every database's integer column
@@ -182,9 +183,7 @@ def _clean_tests(tests: Any) -> dict[str, int]:
         raise InvalidInput(f"tests has unknown keys: {', '.join(sorted(unknown))}.", field="tests")
     cleaned = {}
     for key in ("passed", "failed", "skipped"):
-        value = tests.get(key, 0)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # 12.0 is a whole number in JSON (and JSON Schema)
+        value = integral(tests.get(key, 0))
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
             raise InvalidInput(f"tests.{key} must be a whole number ≥ 0.", field=f"tests.{key}")
         cleaned[f"tests_{key}"] = value

@@ -15,6 +15,7 @@ from django.utils import timezone
 from pipelines import audit
 from pipelines.errors import NotFound, SlipwayError
 from pipelines.models import ApiToken
+from pipelines.numbers import parse_whole_number
 
 TOKEN_PREFIX = "slw_"
 PREFIX_LENGTH = 12
@@ -73,8 +74,10 @@ def find_token(prefix_or_id: str) -> ApiToken:
     """The token with this id or listed prefix (as `list_tokens` shows it)."""
     value = prefix_or_id.strip().rstrip("…")
     query = ApiToken.objects.select_related("user")
-    by_id = value.isascii() and value.isdigit()
-    matches = list(query.filter(pk=int(value)) if by_id else query.filter(prefix=value))
+    token_id = parse_whole_number(value)
+    matches = list(
+        query.filter(pk=token_id) if token_id is not None else query.filter(prefix=value)
+    )
     if len(matches) != 1:
         raise NotFound(f"There is no single token with id or prefix {value!r}.", token=value)
     return matches[0]

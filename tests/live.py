@@ -146,8 +146,8 @@ def _wait_for_deployments_to_end() -> None:
     """A deployment a test set off (a promote click, say) goes on in the server after the
     test has seen what it wanted. Emptying the database under it would deadlock on
     PostgreSQL (TRUNCATE against the runner's row locks), so wait for it first: for those
-    a runner is working on (it keeps a heartbeat) or may be about to pick up. Rows a test
-    made up itself have no runner and are not waited for."""
+    a runner is working on (its heartbeat is not stale, as the reaper judges it) or may be
+    about to pick up. Rows a test made up itself have no heartbeat and are not waited for."""
     from datetime import timedelta
 
     from django.db.models import Q
@@ -159,8 +159,9 @@ def _wait_for_deployments_to_end() -> None:
     deadline = time.monotonic() + DEPLOYMENTS_END_SECONDS
     while True:
         now = timezone.now()
+        fresh = now - timedelta(seconds=settings.SLIPWAY_STALE_AFTER_SECONDS)
         in_hand = Deployment.objects.filter(
-            Q(status=DeploymentStatus.RUNNING, heartbeat_at__gt=now - timedelta(seconds=30))
+            Q(status=DeploymentStatus.RUNNING, heartbeat_at__gt=fresh)
             | Q(status=DeploymentStatus.QUEUED, created_at__gt=now - timedelta(seconds=2))
         )
         if not in_hand.exists():

@@ -18,6 +18,7 @@ from pipelines.artifacts import store_artifact
 from pipelines.builds import attach_artifact, get_build, get_pipeline
 from pipelines.errors import ArtifactConflict, ArtifactTooLarge, InvalidInput
 from pipelines.models import Artifact, Build
+from pipelines.numbers import parse_whole_number
 from pipelines.roles import User
 
 DIGEST_HEADER = "X-Artifact-SHA256"
@@ -39,7 +40,7 @@ def prepare_upload(
     build = get_build(get_pipeline(pipeline), sha_from_path(sha))
     digest = _announced_digest(digest_header)
     limit = settings.SLIPWAY_MAX_ARTIFACT_BYTES
-    announced = _announced_length(content_length)
+    announced = parse_whole_number(content_length or "")  # the limit holds while streaming
     if announced is not None and announced > limit:
         raise ArtifactTooLarge(
             f"The artifact ({content_length} bytes) is larger than the limit of {limit} bytes.",
@@ -59,13 +60,6 @@ def finish_upload(upload: Upload, artifact: Artifact, user: User) -> tuple[dict[
     """Attach the stored artifact: 201 when attached now, 200 when it already was."""
     artifact, attached_now = attach_artifact(upload.build, artifact, by=user)
     return artifact_json(artifact), 201 if attached_now else 200
-
-
-def _announced_length(content_length: str | None) -> int | None:
-    """Content-Length, when it is a plain number; the limit holds while streaming anyway."""
-    if content_length and re.fullmatch(r"[0-9]{1,19}", content_length):
-        return int(content_length)
-    return None
 
 
 def _announced_digest(header: str | None) -> str:

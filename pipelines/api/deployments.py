@@ -27,6 +27,7 @@ from pipelines.builds import get_build, get_pipeline
 from pipelines.deploys import deploy_build, rollback
 from pipelines.errors import InvalidInput, NotFound
 from pipelines.models import Deployment
+from pipelines.numbers import integral
 
 STEP_FIELDS = ("name", "status", "started_at", "finished_at")
 
@@ -53,9 +54,7 @@ def deployments(request: HttpRequest, pipeline: str, environment: str) -> JsonRe
             raise InvalidInput(exc.message, field="sha") from None
         deployment = deploy_build(env, build, by=request.user)
     else:
-        release = data["release"]
-        if isinstance(release, float) and release.is_integer():
-            release = int(release)  # 3.0 is a whole number in JSON
+        release = integral(data["release"])
         if not isinstance(release, (str, int)) or isinstance(release, bool):
             raise InvalidInput('release must be a version like "v3".', field="release")
         deployment = rollback(env, release, by=request.user)

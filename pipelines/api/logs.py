@@ -5,7 +5,6 @@ log is complete (the status is read before the lines, and lines are written befo
 status changes).
 """
 
-import re
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
@@ -14,10 +13,10 @@ from pipelines.api.decorators import api_view
 from pipelines.api.openapi_schemas import errors, obj, ok
 from pipelines.errors import InvalidInput, NotFound
 from pipelines.models import Deployment
+from pipelines.numbers import parse_whole_number
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
-WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # fits a bigint
 
 
 @api_view("GET")
@@ -42,10 +41,10 @@ def deployment_log(request: HttpRequest, deployment: int) -> JsonResponse:
 
 
 def _whole_number(value: str, field: str) -> int:
-    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
-    if not WHOLE_NUMBER.fullmatch(value):
+    number = parse_whole_number(value)
+    if number is None:
         raise InvalidInput(f"{field} must be a whole number, not {value!r}.", field=field)
-    return int(value)
+    return number
 
 
 DEPLOYMENT_PARAM = {

@@ -53,12 +53,6 @@ def errors(*statuses: str) -> dict[str, Any]:
     return {s: {"$ref": f"#/components/responses/Error{s}"} for s in statuses}
 
 
-PIPELINE_PARAM = {
-    "name": "pipeline",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
-}
 NAME = {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}
 SHA = {"type": "string", "pattern": "^[0-9a-fA-F]{7,64}$"}
 RELEASE = {
@@ -68,13 +62,14 @@ RELEASE = {
     ],
     "description": 'A release version: "v3" or 3.',
 }
+PIPELINE_PARAM = {"name": "pipeline", "in": "path", "required": True, "schema": NAME}
 ENVIRONMENT_PARAM = {"name": "environment", "in": "path", "required": True, "schema": NAME}
 SHA_PARAM = {
     "name": "sha",
     "in": "path",
     "required": True,
     "description": "The commit sha (or a unique prefix of at least 7 characters).",
-    "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{7,64}$"},
+    "schema": SHA,
 }
 
 SCHEMAS: dict[str, Any] = {

@@ -7,6 +7,7 @@ import sys
 import time
 
 from pipelines.cli.client import Client, CliError
+from pipelines.numbers import parse_whole_number
 
 FINAL_STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
 PAGE_LINES = 5000
@@ -58,7 +59,7 @@ def print_log(client: Client, deployment_id: int, *, follow: bool) -> str:
 
 
 def _deployment_number(text: str) -> int:
-    number = text.removeprefix("#")
-    if not (number.isascii() and number.isdigit()) or len(number) > 18:
+    number = parse_whole_number(text.removeprefix("#"))
+    if number is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a deployment number like 42")
-    return int(number)
+    return number
