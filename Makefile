@@ -12,7 +12,7 @@ PYTHON := $(shell for p in python3.14 python3.13 python3.12 python3 \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: run test test-unit test-browser worker lint migrate demo clean lock bench fuzz
+.PHONY: run test test-unit test-browser worker lint migrate demo clean lock bench fuzz system-packages
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then \
@@ -44,7 +44,21 @@ worker: $(VENV)/.installed
 # Browser tests run in their own pytest invocation: Playwright's sync API
 # claims the main thread's event loop (see DESIGN §8). Exit code 5 means
 # "nothing collected" and is not a failure.
-test: test-unit test-browser
+test: system-packages test-unit test-browser
+
+# Debian packages the browser and nginx tests use (Playwright drives Debian's Chromium; the
+# nginx suites start Debian's nginx). Installed when missing and this user may (root with
+# apt-get); otherwise those tests skip with a loud reason, or fail under REQUIRE_SERVICES=1.
+SYSTEM_PACKAGES := chromium chromium-driver nginx
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian packages:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
+			|| echo "WARNING: could not install$$missing; the tests that need them will skip"; \
+	else echo "WARNING: Debian packages missing:$$missing (not root, or no apt-get); the tests that need them will skip"; fi
 
 test-unit: $(VENV)/.installed
 	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
