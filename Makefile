@@ -42,8 +42,7 @@ worker: $(VENV)/.installed
 	$(BIN)/celery -A dashboard worker -B -Q deploys,celery -l info --concurrency 2
 
 # Browser tests run in their own pytest invocation: Playwright's sync API
-# claims the main thread's event loop (see DESIGN §8). Exit code 5 means
-# "nothing collected" and is not a failure.
+# claims the main thread's event loop. Exit code 5 means "nothing collected" and is not a failure.
 test: system-packages test-unit test-browser
 
 # Debian packages the browser and nginx tests use (Playwright drives Debian's Chromium; the
@@ -66,9 +65,11 @@ test-unit: $(VENV)/.installed
 test-browser: $(VENV)/.installed
 	$(BIN)/pytest -m browser $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
+# Ruff, then the import contracts of pyproject.toml (the layers of docs/architecture.md).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 # The REST API under schemathesis, against a real daphne (scripts/fuzz_api.py). Not part of
 # make test: it takes a few minutes. schemathesis lives in its own virtualenv.

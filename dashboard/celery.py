@@ -1,4 +1,4 @@
-"""The Celery app: runs deployments on workers when REDIS_URL is set."""
+"""The Celery app: runs deployments and delivers notifications on workers when REDIS_URL is set."""
 
 import os
 
@@ -8,5 +8,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
 app = Celery("slipway")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["pipelines"])
+app.autodiscover_tasks(["pipelines.runner"])  # pipelines/runner/tasks.py
 app.autodiscover_tasks(["pipelines"], related_name="notifications")  # deliver_notification

@@ -1,6 +1,17 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class PipelinesConfig(AppConfig):
     name = "pipelines"
     verbose_name = "Pipelines"
+
+    def ready(self) -> None:
+        # Who listens to what, in one place: lower layers announce, the use-cases above
+        # them listen, so nothing imports upwards (docs/architecture.md, "Layers").
+        from pipelines import deploys, notifications
+        from pipelines.models import AuditEvent
+        from pipelines.runner.signals import deployment_ended
+
+        deployment_ended.connect(deploys.deploy_waiting_build_after, dispatch_uid="waiting")
+        post_save.connect(notifications.audit_recorded, sender=AuditEvent, dispatch_uid="news")

@@ -1,10 +1,12 @@
-"""Recording who changed what: every use-case that changes state calls `record`."""
+"""Recording who changed what: every use-case that changes state calls `record`.
+
+Deploy news for Slack, webhooks and e-mail listens to the new rows (pipelines/apps.py).
+"""
 
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from pipelines import notifications
 from pipelines.models import AuditEvent, Environment, Pipeline
 
 
@@ -20,7 +22,7 @@ def record(
     """Append one event to the audit log. `actor` None means Slipway or CI acted on its own."""
     if actor is not None and not actor.is_authenticated:
         actor = None
-    event = AuditEvent.objects.create(
+    return AuditEvent.objects.create(
         pipeline=pipeline,
         environment=environment,
         actor=actor,
@@ -28,5 +30,3 @@ def record(
         message=message[:500],
         data=data,
     )
-    notifications.audit_recorded(event)  # deploy news for Slack, webhooks, e-mail
-    return event

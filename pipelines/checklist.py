@@ -18,7 +18,7 @@ from django.utils import timezone
 from pipelines import audit
 from pipelines.durations import format_duration
 from pipelines.errors import CandidateChanged, Conflict, InvalidInput, PermissionDenied
-from pipelines.live import publish_board
+from pipelines.live import publish_after_commit, publish_board
 from pipelines.models import ChecklistItem, Environment, Release, Signoff
 from pipelines.roles import has_role
 
@@ -203,7 +203,7 @@ def sign(
             digest=candidate.artifact.digest,
             note=note,
         )
-        _publish_after_commit(target.pipeline_id)
+        publish_after_commit(publish_board, target.pipeline_id)
     return signoff
 
 
@@ -232,10 +232,5 @@ def revoke(signoff: Signoff, *, by: AbstractBaseUser) -> Signoff:
             item=item.key,
             signoff=signoff.pk,
         )
-        _publish_after_commit(env.pipeline_id)
+        publish_after_commit(publish_board, env.pipeline_id)
     return signoff
-
-
-def _publish_after_commit(pipeline_id: int) -> None:
-    # robust: a channel layer hiccup must not turn a committed change into an error page.
-    transaction.on_commit(lambda: publish_board(pipeline_id), robust=True)

@@ -1,16 +1,15 @@
 """Deploying a build to an environment: requesting, auto-deploying, manual deploys,
-rollbacks, cancelling, and handing deployments to the runner.
+rollbacks and cancelling.
 
-A deployment is requested (a new Release with the next version and a queued
-Deployment), then `schedule`d: the runner (pipelines/runner) claims it with a
-conditional UPDATE so it can never run twice.
+A deployment is requested (a new Release with the next version and a queued Deployment),
+then handed to the runner after commit (pipelines/runner/dispatch.py), which claims it with
+a conditional UPDATE so it can never run twice.
 """
 
 import fnmatch
 import logging
 import re
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
@@ -25,7 +24,7 @@ from pipelines.errors import (
     NotFound,
     PermissionDenied,
 )
-from pipelines.live import publish_board, publish_deployment, publish_log
+from pipelines.live import publish_after_commit, publish_board, publish_deployment, publish_log
 from pipelines.logs import append_log
 from pipelines.models import (
     Build,
@@ -38,20 +37,9 @@ from pipelines.models import (
 )
 from pipelines.models.deployments import ACTIVE_STATUSES
 from pipelines.roles import can_deploy, can_lead
-from pipelines.runner import embedded
+from pipelines.runner import dispatch
 from pipelines.runner.reaper import reap_stale_deployments
-from pipelines.runner.run import run_deployment
-
-__all__ = [
-    "auto_deploy",
-    "cancel_deployment",
-    "deploy_build",
-    "deploy_waiting_build",
-    "request_deployment",
-    "rollback",
-    "run_deployment",
-    "schedule",
-]
+from pipelines.runner.signals import announce_end
 
 log = logging.getLogger(__name__)
 VERSION_NUMBER = re.compile(r"0*[1-9][0-9]{0,8}")  # 1 to 999,999,999
@@ -107,7 +95,7 @@ def request_deployment(
             deployment=deployment.pk,
             sha=build.sha,
         )
-        transaction.on_commit(lambda: schedule(deployment.pk))
+        transaction.on_commit(lambda: dispatch.start_deployment(deployment.pk))
     return deployment
 
 
@@ -136,6 +124,11 @@ def deploy_waiting_build(environment_id: int) -> Deployment | None:
         env.waiting_build = None
         env.save(update_fields=["waiting_build"])
     return _auto_deploy_to(env, build)
+
+
+def deploy_waiting_build_after(sender, deployment: Deployment, **kwargs) -> None:
+    """Listens to `deployment_ended` (wired in pipelines/apps.py)."""
+    deploy_waiting_build(deployment.environment_id)
 
 
 def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
@@ -187,7 +180,7 @@ def _wait_for_running_deployment(env: Environment, build: Build, exc: Deployment
             sha=build.sha,
             deployment=running,
         )
-        transaction.on_commit(lambda: publish_board(env.pipeline_id))
+        publish_after_commit(publish_board, env.pipeline_id)
     # The running one may have ended while this was decided: then nobody else will start it.
     if not env.deployments.filter(status__in=ACTIVE_STATUSES).exists():
         deploy_waiting_build(env.pk)
@@ -264,7 +257,7 @@ def cancel_deployment(deployment: Deployment, *, by: AbstractBaseUser) -> Deploy
             error=f"Cancelled by {who} before it started.",
         ):
             text = f"Cancelled by {who} before it started."
-            transaction.on_commit(lambda: deploy_waiting_build(env.pk), robust=True)
+            announce_end(deployment)
         elif Deployment.objects.filter(
             pk=deployment.pk, status=DeploymentStatus.RUNNING, cancel_requested_by=None
         ).update(cancel_requested_by=by):
@@ -288,36 +281,9 @@ def cancel_deployment(deployment: Deployment, *, by: AbstractBaseUser) -> Deploy
             deployment=deployment.pk,
         )
         deployment.refresh_from_db()
-        transaction.on_commit(lambda: publish_log(deployment.pk, rows))
-        transaction.on_commit(lambda: publish_deployment(deployment))
+        publish_after_commit(publish_log, deployment.pk, rows)
+        publish_after_commit(publish_deployment, deployment)
     return deployment
-
-
-def schedule(deployment_id: int) -> None:
-    """Hand a queued deployment to whoever runs deployments (DESIGN §1, §8).
-
-    With REDIS_URL: a Celery worker (queue `deploys`). Without: a thread of the server's
-    own event loop, when called from the server; else (a management command, a shell, the
-    test client) the caller runs it right away.
-    """
-    if settings.REDIS_URL:
-        from pipelines.tasks import enqueue_deployment
-
-        try:
-            enqueue_deployment(deployment_id)
-        except Exception as exc:  # the broker is down: say so rather than stay queued forever
-            log.exception("deployment %s could not be queued", deployment_id)
-            Deployment.objects.filter(pk=deployment_id, status=DeploymentStatus.QUEUED).update(
-                status=DeploymentStatus.FAILED,
-                finished_at=timezone.now(),
-                error=f"Could not hand the deployment to the workers: {exc}",
-            )
-        return
-    loop = embedded.server_loop()
-    if loop is not None:
-        embedded.run_in_server(loop, deployment_id)
-    else:
-        run_deployment(deployment_id)
 
 
 def parse_version(value: str | int) -> int:

@@ -1,19 +1,28 @@
-"""Publishing live updates to the channel layer (DESIGN §5).
+"""Publishing live updates to the channel layer (docs/architecture.md, "Live updates").
 
-The database is the source of truth; these messages only carry news of it,
-so publishers call them after commit (`transaction.on_commit`) and consumers
-refill from the database whenever a message is missing (DESIGN §8).
+The database is the source of truth; these messages only carry news of it, so publishers
+send them after commit (`publish_after_commit`) and consumers refill from the database
+whenever a message is missing.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 from pipelines.models import Deployment, LogLine
 
 logger = logging.getLogger(__name__)
+
+
+def publish_after_commit(publish: Callable[..., None], *args: Any) -> None:
+    """Call `publish(*args)` once the current transaction commits (right away outside one):
+    news must never arrive before the change it tells of. Robust: a channel layer hiccup
+    never turns a committed change into an error."""
+    transaction.on_commit(lambda: publish(*args), robust=True)
 
 
 def deployment_group(deployment_id: int) -> str:

@@ -6,7 +6,7 @@ from django.db.models import Q
 
 from pipelines import audit
 from pipelines.errors import Conflict, EnvironmentLocked, InvalidInput, PermissionDenied
-from pipelines.live import publish_board
+from pipelines.live import publish_after_commit, publish_board
 from pipelines.models import Environment, Lock, Pipeline
 from pipelines.roles import can_lead
 
@@ -35,7 +35,7 @@ def lock(
                 actor=by,
                 reason=reason,
             )
-            _publish_after_commit(pipeline.pk)
+            publish_after_commit(publish_board, pipeline.pk)
     except IntegrityError:
         existing = _find(pipeline, environment)
         raise Conflict(
@@ -63,7 +63,7 @@ def unlock(pipeline: Pipeline, environment: Environment | None, *, by: AbstractB
             actor=by,
             reason=existing.reason,
         )
-        _publish_after_commit(pipeline.pk)
+        publish_after_commit(publish_board, pipeline.pk)
 
 
 def lock_on(environment: Environment) -> Lock | None:
@@ -114,7 +114,3 @@ def _scope(pipeline: Pipeline, environment: Environment | None) -> str:
 def _require_lead(by: AbstractBaseUser, action: str) -> None:
     if not can_lead(by):
         raise PermissionDenied(f"Only a team lead may {action} environments.")
-
-
-def _publish_after_commit(pipeline_id: int) -> None:
-    transaction.on_commit(lambda: publish_board(pipeline_id), robust=True)

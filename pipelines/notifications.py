@@ -1,8 +1,9 @@
 """Telling people about deploys and promotions: Slack, signed JSON webhooks, e-mail.
 
 A pipeline's targets come from `[[pipeline.notifications]]` in its pipeline.toml. News leaves
-after commit, in the background (a Celery task on the default queue when REDIS_URL is set, else
-a thread), is retried with backoff and logged; a failed delivery never fails what it reports.
+after commit, in the background (pipelines/runner/dispatch.py: a Celery task on the default queue
+when REDIS_URL is set, else in this process), is retried by Celery after each of
+SLIPWAY_NOTIFICATION_RETRY_DELAYS and logged; a failed delivery never fails what it reports.
 
 Events: deployment.started (requested), deployment.succeeded, deployment.failed (failed or
 interrupted) and promotion.done (a promotion's deployment succeeded; sent instead of
@@ -19,19 +20,19 @@ import hmac
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import requests
-from celery import current_app, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
 from pipelines.models import AuditEvent, Deployment, Promotion
+from pipelines.runner.dispatch import dispatch, run_here
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,11 @@ class DeliveryFailed(Exception):
     pass
 
 
-def audit_recorded(event: AuditEvent) -> None:
-    """Called for every audit event: the deploy ones become news for the pipeline's targets."""
+def audit_recorded(sender, instance: AuditEvent, created: bool, **kwargs) -> None:
+    """Listens to every new audit event: the deploy ones become news for the pipeline's targets."""
+    event = instance
+    if not created:
+        return
     name = AUDIT_ACTIONS.get(event.action)
     pipeline = event.pipeline
     if name is None or pipeline is None or not pipeline.notifications:
@@ -120,63 +124,35 @@ def send(targets: Sequence[Target], payload: Payload) -> None:
 
 def _dispatch(targets: list[Target], payload: Payload, delays: tuple[float, ...]) -> None:
     for target in targets:
-        if settings.REDIS_URL and _enqueue(target, payload, delays):
-            continue
-        threading.Thread(
-            target=deliver_with_retries,
-            args=(target, payload, delays),
-            name=f"notify-{target.get('kind')}",
-            daemon=True,
-        ).start()
-
-
-def _enqueue(target: Target, payload: Payload, delays: tuple[float, ...]) -> bool:
-    try:
-        with current_app.connection_for_write(settings.REDIS_URL) as connection:
-            deliver_task.apply_async(
-                args=[target, payload, list(delays)],
-                connection=connection,
-                queue=settings.CELERY_TASK_DEFAULT_QUEUE,
-            )
-        return True
-    except Exception:  # the broker is down: a thread still gets the news out
-        logger.exception("could not queue a %s notification; sending it from here", target["kind"])
-        return False
+        args = (target, payload, list(delays))
+        try:
+            dispatch(deliver_task, *args, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+        except Exception:  # the broker is down: this process still gets the news out
+            logger.exception("could not queue a %s notification; sending it here", target["kind"])
+            run_here(deliver_task, *args)
 
 
 @shared_task(name="pipelines.deliver_notification", bind=True, max_retries=None)
-def deliver_task(self, target: Target, payload: Payload, delays: list[float]) -> None:
+def deliver_task(self, target: Target, payload: Payload, delays: list[float]) -> bool:
+    """Try once, then once after each delay (Celery's retry); log every failure.
+    True if it got through."""
+    attempt, attempts = self.request.retries + 1, len(delays) + 1
     try:
         deliver(target, payload)
     except Exception as exc:
-        if self.request.retries >= len(delays):
-            logger.error(
-                "gave up on the %s notification %s: %s", target["kind"], payload["event"], exc
-            )
-            return
-        logger.warning("%s notification failed (%s); retrying", target["kind"], exc)
-        raise self.retry(countdown=delays[self.request.retries]) from exc
-
-
-def deliver_with_retries(target: Target, payload: Payload, delays: Sequence[float]) -> bool:
-    """Try once, then once after each delay; log every failure. True if it got through."""
-    for attempt, delay in enumerate([0, *delays], start=1):
-        time.sleep(delay)
-        try:
-            deliver(target, payload)
-            logger.info("sent %s notification %s", target["kind"], payload["event"])
-            return True
-        except Exception as exc:
-            logger.warning(
-                "%s notification %s failed (attempt %d of %d): %s",
-                target["kind"],
-                payload["event"],
-                attempt,
-                len(delays) + 1,
-                exc,
-            )
-    logger.error("gave up on the %s notification %s", target["kind"], payload["event"])
-    return False
+        logger.warning(
+            "%s notification %s failed (attempt %d of %d): %s",
+            *(target["kind"], payload["event"], attempt, attempts, exc),
+        )
+        if attempt >= attempts:
+            logger.error("gave up on the %s notification %s", target["kind"], payload["event"])
+            return False
+        delay = delays[attempt - 1]
+        if self.request.is_eager:  # in-process, Celery retries at once: wait as a worker would
+            time.sleep(delay)
+        raise self.retry(countdown=delay) from exc
+    logger.info("sent %s notification %s", target["kind"], payload["event"])
+    return True
 
 
 def deliver(target: Target, payload: Payload) -> None:

@@ -18,7 +18,7 @@ from pipelines.errors import (
     PermissionDenied,
     PromotionRunning,
 )
-from pipelines.live import publish_board
+from pipelines.live import publish_after_commit, publish_board
 from pipelines.models import Deployment, Environment, Pipeline, Promotion, ReleaseCause
 from pipelines.models.deployments import ACTIVE_STATUSES
 from pipelines.roles import can_lead
@@ -106,7 +106,7 @@ def promote(
             digest=artifact.digest,
             sha=candidate.build.sha,
         )
-        transaction.on_commit(lambda: publish_board(pipeline.pk), robust=True)
+        publish_after_commit(publish_board, pipeline.pk)
     return deployment
 
 

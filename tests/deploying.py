@@ -120,4 +120,4 @@ def _save_driver(env: Environment) -> Environment:
 def held_deployments(monkeypatch):
     """Requested deployments wait (queued) for the test to run them: in a transactional
     test, on-commit scheduling would otherwise run them at once, in the test's thread."""
-    monkeypatch.setattr("pipelines.deploys.schedule", lambda deployment_id: None)
+    monkeypatch.setattr("pipelines.runner.dispatch.start_deployment", lambda deployment_id: None)

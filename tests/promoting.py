@@ -3,8 +3,9 @@
 from django.test import TestCase
 
 from pipelines import checklist
-from pipelines.deploys import request_deployment, run_deployment
+from pipelines.deploys import request_deployment
 from pipelines.models import Build, Deployment, Environment, Pipeline, Release
+from pipelines.runner.run import run_deployment
 from tests.factories import passing_build
 
 

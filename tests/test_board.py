@@ -8,8 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from pipelines.deploys import request_deployment, run_deployment
+from pipelines.deploys import request_deployment
 from pipelines.models import Artifact, Build, Environment, Pipeline, Release
+from pipelines.runner.run import run_deployment
 from tests.factories import passing_build
 
 pytestmark = pytest.mark.django_db

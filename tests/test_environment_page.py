@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from pipelines.deploys import request_deployment, run_deployment
+from pipelines.deploys import request_deployment
+from pipelines.runner.run import run_deployment
 from tests.factories import passing_build
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ def test_twenty_simultaneous_promotions_make_exactly_one_deployment(pipeline, us
     uat_runs_a_new_build(pipeline)
     sign_everything(pipeline, users)
     # Keep the deployment queued, so every later click finds it running rather than done.
-    monkeypatch.setattr("pipelines.deploys.schedule", lambda deployment_id: None)
+    monkeypatch.setattr("pipelines.runner.dispatch.start_deployment", lambda deployment_id: None)
     uat, live = env(pipeline, "uat"), env(pipeline, "live")
     start = threading.Barrier(CLICKS)
     outcomes: list[tuple[str, int | None]] = []

@@ -4,5 +4,5 @@
 - `reaper.reap_stale_deployments()`: running deployments whose runner died → interrupted;
 - `embedded`: without REDIS_URL, the server runs both on its own event loop's threads.
 
-Celery's tasks (pipelines/tasks.py) are thin wrappers over the first two.
+Celery's tasks (tasks.py), sent by dispatch.py, are thin wrappers over the first two.
 """

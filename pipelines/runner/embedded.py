@@ -1,9 +1,9 @@
-"""The embedded mode (no REDIS_URL): deployments run in the server process.
+"""The embedded mode (no REDIS_URL): background work runs in the server process.
 
-The runner is scheduled with `sync_to_async(..., thread_sensitive=False)` on the server's
-own event loop, so `async_to_sync(group_send)` inside it reaches the in-memory channel
-layer that lives on that loop (DESIGN §8). Without a server loop (a management command, a
-shell, a test client) the caller runs the deployment itself.
+Work is scheduled with `sync_to_async(..., thread_sensitive=False)` on the server's own
+event loop, so `async_to_sync(group_send)` inside it reaches the in-memory channel layer
+that lives on that loop (docs/architecture.md, "Embedded and production mode"). Without a
+server loop (a management command, a shell, a test client) the caller runs it itself.
 """
 
 import asyncio
@@ -14,6 +14,8 @@ from collections.abc import Callable
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections
+
+from pipelines.runner.reaper import reap_stale_deployments
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +33,13 @@ def server_loop() -> asyncio.AbstractEventLoop | None:
     return loop
 
 
-def run_in_server(loop: asyncio.AbstractEventLoop, deployment_id: int) -> None:
-    from pipelines.runner.run import run_deployment
-
-    coroutine = sync_to_async(_in_worker_thread, thread_sensitive=False)(
-        run_deployment, deployment_id
-    )
+def run_in_process(function: Callable[[], object]) -> None:
+    """Run `function` on a thread of the server's event loop, or right away without one."""
+    loop = server_loop()
+    if loop is None:
+        function()
+        return
+    coroutine = sync_to_async(_in_worker_thread, thread_sensitive=False)(function)
     future = asyncio.run_coroutine_threadsafe(coroutine, loop)
     _background.add(future)
     future.add_done_callback(_finished)
@@ -64,8 +67,6 @@ def with_embedded_reaper(application: Callable) -> Callable:
 
 
 async def _reap_periodically(interval: float) -> None:
-    from pipelines.runner.reaper import reap_stale_deployments
-
     while True:
         # Sleep first: nothing is stale before SLIPWAY_STALE_AFTER_SECONDS anyway, and a
         # short-lived loop (a test's communicator) never touches the database.
@@ -87,4 +88,4 @@ def _in_worker_thread(function: Callable, *args):
 def _finished(future) -> None:
     _background.discard(future)
     if not future.cancelled() and future.exception() is not None:
-        logger.error("an embedded deployment crashed", exc_info=future.exception())
+        logger.error("embedded background work crashed", exc_info=future.exception())

@@ -1,7 +1,7 @@
 """The runner's log: lines stored first (dense seq), then published after commit, in batches.
 
 Publishing one channel-layer message per line would flood slow consumers (Channels drops
-what is over capacity, DESIGN §8), so lines are buffered and flushed every
+what is over capacity, docs/architecture.md "Live updates"), so lines are buffered and flushed every
 SLIPWAY_LOG_FLUSH_SECONDS, at every step boundary and at the end.
 """
 
@@ -9,7 +9,7 @@ import time
 
 from django.db import transaction
 
-from pipelines.live import publish_log
+from pipelines.live import publish_after_commit, publish_log
 from pipelines.logs import append_log
 from pipelines.models import Deployment, LogLine
 
@@ -72,4 +72,4 @@ class LogWriter:
         deployment_id = self.deployment.pk
         with transaction.atomic():
             rows = append_log(self.deployment, lines)
-            transaction.on_commit(lambda: publish_log(deployment_id, rows))
+            publish_after_commit(publish_log, deployment_id, rows)

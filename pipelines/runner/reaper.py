@@ -15,10 +15,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from pipelines import audit
-from pipelines.live import publish_deployment, publish_log
+from pipelines.live import publish_after_commit, publish_deployment, publish_log
 from pipelines.logs import append_log
 from pipelines.models import Deployment, DeploymentStatus, LogLine, StepStatus
-from pipelines.runner.run import start_waiting_build_after_commit
+from pipelines.runner.signals import announce_end
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ def interrupt(deployment: Deployment, now: datetime) -> bool:
             environment=env,
             deployment=deployment.pk,
         )
-        transaction.on_commit(lambda: publish_log(deployment.pk, rows))
-        transaction.on_commit(lambda: publish_deployment(deployment))
-        start_waiting_build_after_commit(env.pk)
+        publish_after_commit(publish_log, deployment.pk, rows)
+        publish_after_commit(publish_deployment, deployment)
+        announce_end(deployment)
     logger.warning("deployment %s interrupted: %s", deployment.pk, error)
     return True

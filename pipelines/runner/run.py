@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from pipelines import audit
 from pipelines.drivers import Driver, driver_for
-from pipelines.live import publish_deployment
+from pipelines.live import publish_after_commit, publish_deployment
 from pipelines.models import (
     Deployment,
     DeploymentStatus,
@@ -22,6 +22,7 @@ from pipelines.models import (
     StepStatus,
 )
 from pipelines.runner.context import Cancelled, LostClaim, RunContext, StepFailed
+from pipelines.runner.signals import announce_end
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def run_deployment(deployment_id: int) -> Deployment | None:
     deployment = Deployment.objects.select_related(
         "release__build", "release__artifact", "environment__pipeline", "requested_by"
     ).get(pk=deployment_id)
-    publish_after_commit(deployment)
+    publish_after_commit(publish_deployment, deployment)
     ctx = RunContext(deployment)
     try:
         try:
@@ -130,7 +131,7 @@ def create_steps(deployment: Deployment, names: list[str]) -> list[DeploymentSte
         DeploymentStep(deployment=deployment, position=i, name=name)
         for i, name in enumerate(names, start=1)
     )
-    publish_after_commit(deployment)
+    publish_after_commit(publish_deployment, deployment)
     return steps
 
 
@@ -143,7 +144,7 @@ def set_step(ctx: RunContext, step: DeploymentStep, status: str) -> None:
     else:
         step.finished_at = now
     step.save(update_fields=["status", "started_at", "finished_at"])
-    publish_after_commit(ctx.deployment)
+    publish_after_commit(publish_deployment, ctx.deployment)
 
 
 def skip(steps: list[DeploymentStep]) -> None:
@@ -181,16 +182,5 @@ def finish(ctx: RunContext, status: str, error: str = "") -> None:
             environment=env,
             deployment=deployment.pk,
         )
-        publish_after_commit(deployment)
-        start_waiting_build_after_commit(env.pk)
-
-
-def start_waiting_build_after_commit(environment_id: int) -> None:
-    """A deployment of the environment ended: the build auto-deploy postponed may go now."""
-    from pipelines.deploys import deploy_waiting_build  # deploys imports this module
-
-    transaction.on_commit(lambda: deploy_waiting_build(environment_id), robust=True)
-
-
-def publish_after_commit(deployment: Deployment) -> None:
-    transaction.on_commit(lambda: publish_deployment(deployment))
+        publish_after_commit(publish_deployment, deployment)
+        announce_end(deployment)

@@ -1,4 +1,4 @@
-"""Celery tasks (with REDIS_URL): thin wrappers over the runner (DESIGN §8).
+"""Celery tasks: thin wrappers over the runner, sent by pipelines/runner/dispatch.py.
 
 `run_deployment` goes to the `deploys` queue (CELERY_TASK_ROUTES); a deployment is claimed
 by a conditional UPDATE, so a redelivered message never runs it twice. Celery beat runs
@@ -10,7 +10,6 @@ import logging
 
 from celery import shared_task
 from celery.signals import worker_ready
-from django.conf import settings
 
 from pipelines.runner.reaper import reap_stale_deployments
 from pipelines.runner.run import run_deployment
@@ -27,14 +26,6 @@ def run_deployment_task(deployment_id: int) -> str | None:
 @shared_task(name="pipelines.reap_stale_deployments")
 def reap_stale_deployments_task() -> list[int]:
     return reap_stale_deployments()
-
-
-def enqueue_deployment(deployment_id: int) -> None:
-    """Send a deployment to the workers, through the broker at REDIS_URL (read now)."""
-    with run_deployment_task.app.connection_for_write(settings.REDIS_URL) as connection:
-        run_deployment_task.apply_async(
-            args=[deployment_id], queue=settings.SLIPWAY_DEPLOY_QUEUE, connection=connection
-        )
 
 
 @worker_ready.connect
