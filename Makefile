@@ -28,7 +28,7 @@ migrate: $(VENV)/.installed
 	@$(BIN)/python manage.py migrate --no-input -v 0
 
 demo: migrate
-	@$(BIN)/python manage.py load_demo
+	@$(BIN)/python manage.py load_demo --url http://127.0.0.1:$(PORT)
 
 run: demo
 	@echo "Slipway is serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"

@@ -10,6 +10,8 @@ promote. Running it again keeps the data and restarts the apps that are not runn
 import gzip
 import hashlib
 import io
+import json
+import os
 import subprocess
 import tarfile
 from pathlib import Path
@@ -22,6 +24,9 @@ from pipelines.artifacts import store_artifact
 from pipelines.builds import attach_artifact, record_build
 from pipelines.config import load_pipeline_file
 from pipelines.deploys import request_deployment
+from pipelines.flag_keys import create_flag_key
+from pipelines.models import FlagKey
+from pipelines.tokens import hash_token
 from pipelines.drivers.local import CURRENT, target_path
 from pipelines.models import Build, Environment, Pipeline, ReleaseCause
 from pipelines.roles import Role
@@ -30,6 +35,8 @@ DEMO_PASSWORD = "slipway-demo"
 DEMO_PIPELINE = Path(settings.BASE_DIR) / "examples" / "webshop.toml"
 SAMPLE_APP = Path(settings.BASE_DIR) / "examples" / "sampleapp"
 SAMPLE_APP_FILES = ("app.py", "control.py")
+# Where the sample app finds Slipway's address and a flag key (its --flags option).
+FLAGS_FILE = "flags.json"
 
 
 def _sha(label: str) -> str:
@@ -78,8 +85,10 @@ def sampleapp_artifact(sha: str, message: str, replace: dict[str, bytes] | None 
     return gzip.compress(buffer.getvalue(), mtime=0)
 
 
-def ensure_demo_pipeline() -> Pipeline:
+def ensure_demo_pipeline(slipway_url: str = "http://127.0.0.1:8000") -> Pipeline:
     pipeline = load_pipeline_file(DEMO_PIPELINE)
+    for env in pipeline.environments.filter(driver="local", flags__isnull=False).distinct():
+        ensure_flags_file(env, slipway_url)
     for sha, branch, message, author, (passed, failed, skipped), coverage in DEMO_BUILDS:
         if pipeline.builds.filter(sha=sha, artifact__isnull=False).exists():
             continue  # running `make run` again keeps what is there
@@ -100,6 +109,26 @@ def ensure_demo_pipeline() -> Pipeline:
     for env in pipeline.environments.select_related("current_release__build"):
         ensure_serving(env)
     return pipeline
+
+
+def ensure_flags_file(env: Environment, slipway_url: str) -> Path:
+    """The sample app's flags.json: Slipway's address and a working key of `env`, made once
+    (a file whose key still works and whose address is right is kept)."""
+    path = target_path(env.driver_settings["path"]) / FLAGS_FILE
+    try:
+        current = json.loads(path.read_text())
+        key_hash = hash_token(current["key"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        current, key_hash = {}, ""
+    valid = FlagKey.objects.filter(environment=env, key_hash=key_hash, revoked_at=None).exists()
+    if valid and current.get("url") == slipway_url:
+        return path
+    raw = current["key"] if valid else create_flag_key(env, name="demo sample app")[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # a secret
+    with os.fdopen(descriptor, "w") as file:
+        json.dump({"url": slipway_url, "key": raw}, file)
+    return path
 
 
 def _seed_live(pipeline: Pipeline) -> None:

@@ -1,8 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from dashboard.views import audit, deploy_actions, environments, health, pipelines, promotion
+from dashboard.views import (
+    audit,
+    deploy_actions,
+    environments,
+    flags,
+    health,
+    pipelines,
+    promotion,
+)
 from dashboard.views import deployments as deployment_views
+from pipelines.api import ofrep
 
 urlpatterns = [
     path("", pipelines.index, name="index"),
@@ -11,6 +20,21 @@ urlpatterns = [
         "pipelines/<slug:pipeline>/environments/<slug:environment>/",
         environments.environment_detail,
         name="environment",
+    ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/flags/",
+        flags.flag_list,
+        name="environment-flags",
+    ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/flags/new",
+        flags.flag_create,
+        name="flag-create",
+    ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/flags/<slug:key>/",
+        flags.flag_update,
+        name="flag-update",
     ),
     path("pipelines/<slug:pipeline>/audit/", audit.audit_log, name="audit"),
     path("pipelines/<slug:pipeline>/freeze", promotion.freeze, name="pipeline-freeze"),
@@ -62,6 +86,8 @@ urlpatterns = [
     ),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", include("pipelines.api.urls")),
+    path("ofrep/v1/evaluate/flags", ofrep.evaluate_flags, name="ofrep-flags"),
+    path("ofrep/v1/evaluate/flags/<str:key>", ofrep.evaluate_flag, name="ofrep-flag"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -50,6 +50,11 @@ def can_deploy(user: User, *, guarded: bool) -> bool:
     return not guarded and has_role(user, Role.DEVELOPER)
 
 
+def can_edit_flags(user: User) -> bool:
+    """Change feature flags: leads, and QA who test features in production."""
+    return has_role(user, Role.LEAD) or has_role(user, Role.QA)
+
+
 def can_report_builds(user: User) -> bool:
     """Push builds, reports and artifacts (CI's token belongs to a developer)."""
     return has_role(user, Role.LEAD) or has_role(user, Role.DEVELOPER)

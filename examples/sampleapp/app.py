@@ -2,15 +2,22 @@
 
 Standard library only. The build writes the commit into REVISION next to this file.
 
-    python3 app.py --port 8101 [--environment uat]
+    python3 app.py --port 8101 [--environment uat] [--flags flags.json]
+
+With --flags (a JSON file {"url": Slipway's address, "key": a flag key}) the page asks
+Slipway over OFREP whether the `gift-cards` flag is on for the visitor: `?user=NAME` is
+the targeting key, `?groups=qa,staff` the groups (the demo has no logins of its own).
 """
 
 import argparse
 import html
 import json
 import os
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
 
 HERE = Path(__file__).resolve().parent
 
@@ -24,17 +31,49 @@ def revision() -> dict[str, str]:
     return {"sha": lines[0].strip() if lines else "unknown", "message": " ".join(lines[1:2])}
 
 
+def flag_is_on(config_file: str, key: str, user: str, groups: list[str]) -> bool:
+    """Ask Slipway (OFREP); off when there is no config or no clear answer."""
+    try:
+        config = json.loads(Path(config_file).read_text())
+        url = config["url"].rstrip("/") + "/ofrep/v1/evaluate/flags/" + quote(key)
+        token = config["key"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    body = json.dumps({"context": {"targetingKey": user or "anonymous", "groups": groups}})
+    request = urllib.request.Request(
+        url,
+        data=body.encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+    try:
+        with opener.open(request, timeout=2) as response:
+            return json.load(response).get("value") is True
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "sampleapp"
     environment = ""
+    flags_config = ""
 
     def do_GET(self) -> None:
         info = revision()
-        if self.path == "/__version__":
+        url = urlsplit(self.path)
+        if url.path == "/__version__":
             body = json.dumps({**info, "environment": self.environment}).encode()
             self.reply(200, "application/json", body)
-        elif self.path == "/":
-            self.reply(200, "text/html; charset=utf-8", page(info, self.environment).encode())
+        elif url.path == "/":
+            query = parse_qs(url.query)
+            user = query.get("user", [""])[0][:200]
+            groups = [g for g in query.get("groups", [""])[0].split(",") if g][:20]
+            gift_cards = bool(self.flags_config) and flag_is_on(
+                self.flags_config, "gift-cards", user, groups
+            )
+            html_page = page(info, self.environment, gift_cards=gift_cards, user=user)
+            self.reply(200, "text/html; charset=utf-8", html_page.encode())
         else:
             self.reply(404, "text/plain", b"not found\n")
 
@@ -49,12 +88,17 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def page(info: dict[str, str], environment: str) -> str:
+def page(info: dict[str, str], environment: str, gift_cards: bool = False, user: str = "") -> str:
     where = f" on {html.escape(environment)}" if environment else ""
+    visitor = f"<p>Visiting as {html.escape(user)}.</p>" if user else ""
+    offer = '<p id="gift-cards">Gift cards: give webshop to a friend.</p>' if gift_cards else ""
     return (
         "<!doctype html><title>webshop</title>"
         f"<h1>webshop{where}</h1>"
         f"<p>Commit <code>{html.escape(info['sha'][:7])}</code>: {html.escape(info['message'])}</p>"
+        f"{visitor}{offer}"
+        '<p><a href="/">View as a customer</a> · <a href="/?user=quinn&amp;groups=qa">'
+        "View as QA</a></p>"
     )
 
 
@@ -63,8 +107,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--environment", default=os.environ.get("SLIPWAY_ENVIRONMENT", ""))
+    parser.add_argument("--flags", default="", help="JSON file with Slipway's url and flag key")
     args = parser.parse_args()
     Handler.environment = args.environment
+    Handler.flags_config = args.flags
     ThreadingHTTPServer((args.host, args.port), Handler).serve_forever()
 
 

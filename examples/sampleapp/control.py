@@ -45,10 +45,11 @@ def stop(pidfile: Path) -> None:
     print(f"stopped {pid}")
 
 
-def start(pidfile: Path, port: int) -> None:
+def start(pidfile: Path, port: int, flags: str = "") -> None:
     log = open(pidfile.with_name("app.log"), "ab")  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "app.py"), "--port", str(port)],
+        [sys.executable, str(HERE / "app.py"), "--port", str(port)]
+        + (["--flags", str(Path(flags).resolve())] if flags else []),
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -81,13 +82,14 @@ def main() -> None:
     parser.add_argument("action", choices=["start", "stop", "restart", "status"])
     parser.add_argument("--port", type=int)
     parser.add_argument("--pidfile", type=Path, default=Path("app.pid"))
+    parser.add_argument("--flags", default="", help="passed to app.py (feature flags)")
     args = parser.parse_args()
     if args.action in ("stop", "restart"):
         stop(args.pidfile)
     if args.action in ("start", "restart"):
         if args.port is None:
             parser.error("--port is required to start")
-        start(args.pidfile, args.port)
+        start(args.pidfile, args.port, args.flags)
     if args.action == "status":
         pid = running_pid(args.pidfile)
         print(f"running as {pid}" if pid else "not running")

@@ -8,8 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from pipelines.audit import record
-from pipelines.config.schema import ChecklistItemConfig, PipelineConfig
-from pipelines.models import ChecklistItem, Environment, Pipeline
+from pipelines.config.schema import ChecklistItemConfig, FlagConfig, PipelineConfig
+from pipelines.flags import create_flag, update_flag
+from pipelines.models import ChecklistItem, Environment, FeatureFlag, Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ class LoadReport:
     items_updated: list[str] = field(default_factory=list)
     environments_left_out: list[str] = field(default_factory=list)
     items_left_out: list[str] = field(default_factory=list)
+    flags_created: list[str] = field(default_factory=list)
+    flags_updated: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line: "webshop (updated from x.toml): environments 1 created (qa), 0 updated, …"."""
@@ -44,9 +47,10 @@ class LoadReport:
             ]
         )
         items = f"{len(self.items_created)} created, {len(self.items_updated)} updated"
+        flags = f"{len(self.flags_created)} created, {len(self.flags_updated)} updated"
         return (
             f"{self.pipeline.name} ({self.outcome} from {self.source}): "
-            f"environments {environments}; checklist items {items}"
+            f"environments {environments}; checklist items {items}; flags {flags}"
         )
 
     @property
@@ -54,7 +58,7 @@ class LoadReport:
         if self.pipeline_created:
             return "created"
         changes = (self.environments_created, self.environments_updated)
-        changes += (self.items_created, self.items_updated)
+        changes += (self.items_created, self.items_updated, self.flags_created, self.flags_updated)
         return "updated" if self.pipeline_updated or any(changes) else "unchanged"
 
     def warnings(self) -> list[str]:
@@ -82,6 +86,8 @@ class LoadReport:
             "items_updated": self.items_updated,
             "environments_left_out": self.environments_left_out,
             "items_left_out": self.items_left_out,
+            "flags_created": self.flags_created,
+            "flags_updated": self.flags_updated,
         }
 
 
@@ -100,6 +106,7 @@ def apply_pipeline(config: PipelineConfig) -> LoadReport:
         environments = _apply_environments(pipeline, config, report)
         for env_config in config.environments:
             _apply_checklist(environments[env_config.name], env_config.checklist, report)
+            _apply_flags(environments[env_config.name], env_config.flags, report)
         record("pipeline_loaded", report.summary(), pipeline=pipeline, **report.as_data())
     return report
 
@@ -188,3 +195,20 @@ def _apply_checklist(
             item.retired_at = timezone.now()
             item.save(update_fields=["retired_at"])
     report.items_left_out += [f"{env.name}/{item.key}" for item in left_out]
+
+
+def _apply_flags(env: Environment, flags: tuple[FlagConfig, ...], report: LoadReport) -> None:
+    """Declared flags are created; a declaration that changed since the last load is
+    applied; an unchanged one leaves what the flags page changed since. Never deletes."""
+    existing = {flag.key: flag for flag in env.flags.all()}
+    for flag_config in flags:
+        declared = flag_config.rules.as_data()
+        name = f"{env.name}/{flag_config.key}"
+        flag = existing.get(flag_config.key)
+        if flag is None:
+            flag = create_flag(env, flag_config.key, flag_config.rules, by=None)
+            report.flags_created.append(name)
+        elif flag.declared != declared:
+            if update_flag(flag, flag_config.rules, by=None, source=report.source):
+                report.flags_updated.append(name)
+        FeatureFlag.objects.filter(pk=flag.pk).update(declared=declared)

@@ -13,6 +13,7 @@ from pipelines.config.schema import (
     DRIVER_SETTINGS,
     ENV_VAR_RE,
     ENVIRONMENT_KEYS,
+    FLAG_KEYS,
     NOTIFICATION_KEYS,
     PIPELINE_KEYS,
     REQUIRED_SETTINGS,
@@ -21,10 +22,12 @@ from pipelines.config.schema import (
     TOML_TYPE_NAMES,
     ChecklistItemConfig,
     EnvironmentConfig,
+    FlagConfig,
     PipelineConfig,
 )
 from pipelines.durations import parse_duration
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, InvalidInput
+from pipelines.flags import MAX_FLAGS, checked_rules, rules_problem
 from pipelines.roles import Role
 
 
@@ -169,6 +172,7 @@ class Checker:
             driver=driver,
             driver_settings=self.driver_settings(where, table, driver),
             checklist=self.checklist(where, table.get("checklist", [])),
+            flags=self.flags(where, table.get("flags", [])),
         )
 
     def reject_unknown_environment_keys(
@@ -259,6 +263,38 @@ class Checker:
                     key="valid_for",
                 )
         return ChecklistItemConfig(key=key, label=label, role=role, valid_for=valid_for)
+
+    def flags(self, env_where: _Where, tables: Any) -> tuple[FlagConfig, ...]:
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            self.fail(
+                env_where,
+                "flags must be tables written as [[environments.flags]]",
+                key="flags",
+            )
+        if len(tables) > MAX_FLAGS:
+            self.fail(env_where, f"declares more than {MAX_FLAGS} flags", key="flags")
+        flags: list[FlagConfig] = []
+        first_index: dict[str, int] = {}
+        for index, table in enumerate(tables):
+            section = (*env_where.section, "flags", index)
+            where = _Where(section, f"{env_where.label}: flags[{index}]", env_where.environment)
+            self.reject_unknown(where, table, FLAG_KEYS)
+            key = self.string(where, table, "key", required=True)
+            if problem := rules_problem("key", key):
+                self.fail(where, f'key "{key}" {problem}', key="key")
+            if key in first_index:
+                self.fail(
+                    where, f'key "{key}" is already used by flags[{first_index[key]}]', key="key"
+                )
+            first_index[key] = index
+            where = _Where(section, f'{env_where.label}: flag "{key}"', env_where.environment)
+            values = {field: table[field] for field in FLAG_KEYS[1:] if field in table}
+            try:
+                rules = checked_rules(**values)
+            except InvalidInput as exc:
+                self.fail(where, exc.message.rstrip("."), key=exc.details["field"])
+            flags.append(FlagConfig(key=key, rules=rules))
+        return tuple(flags)
 
     def check_promotions(self, environments: list[EnvironmentConfig]) -> None:
         upstream = {env.name: env.promote_from for env in environments}

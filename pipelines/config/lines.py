@@ -27,19 +27,21 @@ class LineFinder:
         self.keys: dict[tuple[tuple, str], int] = {}
         self.headers: dict[tuple, int] = {}
         section: tuple = ()
-        env = item = -1
+        env = -1
+        counts: dict[str, int] = {}  # [[environments.checklist]] / .flags seen in this one
         for number, line in enumerate(text.splitlines(), start=1):
             header = HEADER_RE.match(line)
             if header:
                 parts = [p.strip().strip("\"'") for p in header.group(2).split(".")]
                 is_array = header.group(1) == "[["
                 if parts == ["environments"]:
-                    env, item = env + (1 if is_array else 0), -1
+                    env, counts = env + (1 if is_array else 0), {}
                     section, parent = ("environments", env), ()
-                elif parts == ["environments", "checklist"]:
-                    item += 1 if is_array else 0
+                elif parts in (["environments", "checklist"], ["environments", "flags"]):
+                    kind = parts[1]
+                    item = counts[kind] = counts.get(kind, -1) + (1 if is_array else 0)
                     section, parent = (
-                        ("environments", env, "checklist", item),
+                        ("environments", env, kind, item),
                         ("environments", env),
                     )
                 elif parts[0] == "environments":

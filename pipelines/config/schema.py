@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pipelines.flags import Rules
+
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]+")
 ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -16,8 +18,9 @@ NOTIFICATION_KEYS = {
     "webhook": ("kind", "url", "secret_env"),
     "email": ("kind", "to"),
 }
-ENVIRONMENT_KEYS = ("name", "branch", "promote_from", "driver", "checklist")
+ENVIRONMENT_KEYS = ("name", "branch", "promote_from", "driver", "checklist", "flags")
 CHECKLIST_KEYS = ("key", "label", "role", "valid_for")
+FLAG_KEYS = ("key", "description", "default", "users", "groups", "percentage")
 # Each driver's settings, key → accepted TOML types; REQUIRED_SETTINGS says which must be set.
 DRIVER_SETTINGS: dict[str, dict[str, tuple[type, ...]]] = {
     "": {},
@@ -49,6 +52,12 @@ class ChecklistItemConfig:
 
 
 @dataclass(frozen=True)
+class FlagConfig:
+    key: str
+    rules: Rules
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     name: str
     branch: str
@@ -56,6 +65,7 @@ class EnvironmentConfig:
     driver: str
     driver_settings: dict[str, Any]
     checklist: tuple[ChecklistItemConfig, ...]
+    flags: tuple[FlagConfig, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from .audit import AuditEvent
 from .builds import Artifact, Build, BuildStatus
 from .checklist import ChecklistItem, Signoff
 from .deployments import Deployment, DeploymentStatus, DeploymentStep, LogLine, StepStatus
+from .flags import FeatureFlag, FlagKey
 from .pipelines import Driver, Environment, Lock, Pipeline
 from .releases import Promotion, Release, ReleaseCause
 from .tokens import ApiToken
@@ -20,6 +21,8 @@ __all__ = [
     "DeploymentStep",
     "Driver",
     "Environment",
+    "FeatureFlag",
+    "FlagKey",
     "Lock",
     "LogLine",
     "Pipeline",
