@@ -24,12 +24,11 @@ from pipelines.artifacts import store_artifact
 from pipelines.builds import attach_artifact, record_build
 from pipelines.config import load_pipeline_file
 from pipelines.deploys import request_deployment
-from pipelines.flag_keys import create_flag_key
-from pipelines.models import FlagKey
-from pipelines.tokens import hash_token
 from pipelines.drivers.local import CURRENT, target_path
-from pipelines.models import Build, Environment, Pipeline, ReleaseCause
+from pipelines.flag_keys import create_flag_key
+from pipelines.models import Build, Environment, FlagKey, Pipeline, ReleaseCause
 from pipelines.roles import Role
+from pipelines.tokens import hash_token
 
 DEMO_PASSWORD = "slipway-demo"
 DEMO_PIPELINE = Path(settings.BASE_DIR) / "examples" / "webshop.toml"
