@@ -1,10 +1,12 @@
 """The board's read model: one card per environment, in a constant number of queries."""
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db.models import Count, Prefetch, Q
 
 from pipelines.checklist import ChecklistState, active_items_with_latest_signoff, evaluate
+from pipelines.drivers.blue_green import Slot, slots_of
 from pipelines.models import (
     Build,
     ChecklistItem,
@@ -45,6 +47,11 @@ class EnvironmentCard:
     @property
     def name(self) -> str:
         return self.environment.name
+
+    @cached_property
+    def slots(self) -> list[Slot]:
+        """Blue-green: each slot, whether it is live and what it runs (else empty)."""
+        return slots_of(self.environment)
 
 
 def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:

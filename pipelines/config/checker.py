@@ -9,6 +9,8 @@ from django.core.validators import URLValidator, validate_email
 
 from pipelines.config.lines import LineFinder, split_toml_error
 from pipelines.config.schema import (
+    BLUE_GREEN_REQUIRED,
+    BLUE_GREEN_SETTINGS,
     CHECKLIST_KEYS,
     DRIVER_SETTINGS,
     ENV_VAR_RE,
@@ -18,7 +20,9 @@ from pipelines.config.schema import (
     PIPELINE_KEYS,
     REQUIRED_SETTINGS,
     ROOT_KEYS,
+    ROUTERS,
     SLUG_RE,
+    STRATEGIES,
     TOML_TYPE_NAMES,
     ChecklistItemConfig,
     EnvironmentConfig,
@@ -199,8 +203,12 @@ class Checker:
             if isinstance(value, str) and key in REQUIRED_SETTINGS[driver] and not value.strip():
                 self.fail(where, f"{key} must not be empty", key=key)
             settings[key] = value
+        self.check_strategy(where, settings)
         if "health_url" in settings:
-            self.url(where, settings, "health_url")
+            # Blue-green checks each slot on its own port: {port} stands for it.
+            self.url(
+                where, {"health_url": settings["health_url"].replace("{port}", "1")}, "health_url"
+            )
         if settings.get("health_timeout", 1) <= 0:
             self.fail(
                 where, "health_timeout must be a number of seconds above 0", key="health_timeout"
@@ -213,6 +221,37 @@ class Checker:
                 key="api_token_env",
             )
         return settings
+
+    def check_strategy(self, where: _Where, settings: dict[str, Any]) -> None:
+        strategy = settings.get("strategy", "")
+        if strategy not in STRATEGIES:
+            choices = ", ".join(map(_quoted, STRATEGIES[1:]))
+            self.fail(where, f'strategy "{strategy}" is not {choices} (or absent)', key="strategy")
+        if strategy != "blue-green":
+            for key in BLUE_GREEN_SETTINGS:
+                if key in settings:
+                    self.fail(where, f'{key} needs strategy = "blue-green"', key=key)
+            return
+        for key in BLUE_GREEN_REQUIRED:
+            if key not in settings or settings[key] == "":
+                self.fail(where, f'strategy "blue-green" needs {key}', key="strategy")
+        if settings["router"] not in ROUTERS:
+            choices = ", ".join(map(_quoted, ROUTERS))
+            self.fail(where, f'router "{settings["router"]}" is not {choices}', key="router")
+        for key in ("blue_port", "green_port"):
+            if not 1 <= settings[key] <= 65535:
+                self.fail(where, f"{key} must be a port number from 1 to 65535", key=key)
+        if settings["blue_port"] == settings["green_port"]:
+            self.fail(where, "green_port must differ from blue_port", key="green_port")
+        if "router_health_url" in settings:
+            self.url(where, settings, "router_health_url")
+        if "{port}" not in settings["health_url"]:
+            self.fail(
+                where,
+                "health_url must say {port}: each slot is checked on its own port "
+                '(e.g. "http://127.0.0.1:{port}/__version__")',
+                key="health_url",
+            )
 
     def checklist(self, env_where: _Where, tables: Any) -> tuple[ChecklistItemConfig, ...]:
         if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):

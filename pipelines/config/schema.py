@@ -30,6 +30,17 @@ DRIVER_SETTINGS: dict[str, dict[str, tuple[type, ...]]] = {
         "restart_command": (str,),
         "health_url": (str,),
         "health_timeout": (int, float),
+        # strategy = "blue-green" (docs/blue-green.md) and the settings only it takes:
+        "strategy": (str,),
+        "router": (str,),
+        "upstream_file": (str,),
+        "reload_command": (str,),
+        "router_health_url": (str,),
+        "blue_port": (int,),
+        "green_port": (int,),
+        "mirror": (bool,),
+        "read_only_on_command": (str,),
+        "read_only_off_command": (str,),
     },
     "script": {"deploy_command": (str,)},
     "heroku": {"app": (str,), "api_token_env": (str,)},
@@ -40,6 +51,21 @@ REQUIRED_SETTINGS = {
     "script": ("deploy_command",),
     "heroku": ("app", "api_token_env"),
 }
+STRATEGIES = ("", "blue-green")
+BLUE_GREEN_SETTINGS = (
+    "router",
+    "upstream_file",
+    "reload_command",
+    "router_health_url",
+    "blue_port",
+    "green_port",
+    "mirror",
+    "read_only_on_command",
+    "read_only_off_command",
+)
+BLUE_GREEN_REQUIRED = ("router", "upstream_file", "reload_command", "blue_port", "green_port")
+BLUE_GREEN_REQUIRED += ("restart_command", "health_url")
+ROUTERS = ("nginx",)
 TOML_TYPE_NAMES = {str: "a string", int: "an integer", float: "a float", bool: "a boolean"}
 
 

@@ -7,6 +7,7 @@ from pipelines.runner.context import RunContext
 
 def driver_for(ctx: RunContext) -> Driver | None:
     """The driver of the deployment's environment; None records the release only."""
+    from pipelines.drivers.blue_green import STRATEGY, BlueGreenDriver
     from pipelines.drivers.heroku import HerokuDriver
     from pipelines.drivers.local import LocalDriver
     from pipelines.drivers.script import ScriptDriver
@@ -17,6 +18,8 @@ def driver_for(ctx: RunContext) -> Driver | None:
         return None
     if name not in drivers:
         raise ValueError(f"Unknown driver {name!r} for {ctx.environment}.")
+    if name == LocalDriver.name and ctx.settings.get("strategy") == STRATEGY:
+        return BlueGreenDriver(ctx)
     return drivers[name](ctx)
 
 

@@ -16,7 +16,8 @@ STEPS = (MAINTENANCE_ON, BACKUP, RELEASE, RELEASE_COMMAND, SWITCH, MAINTENANCE_O
 
 class Driver:
     """Runs the steps of one deployment. A step named "release command" is the method
-    `release_command`; `uses` says which steps apply to this environment."""
+    `release_command` ("read-only on": `read_only_on`); `uses` says which steps apply to
+    this environment."""
 
     name = ""
 
@@ -35,7 +36,7 @@ class Driver:
         return None
 
     def run_step(self, step: str) -> None:
-        getattr(self, step.replace(" ", "_"))()
+        getattr(self, step.replace(" ", "_").replace("-", "_"))()
 
     def recover(self) -> None:
         """After a failed or cancelled step: leave the previous release serving."""

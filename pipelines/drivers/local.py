@@ -82,7 +82,7 @@ class LocalDriver(Driver):
         self.restart(self.release_dir)
 
     def health_check(self) -> None:
-        url, sha = self.settings["health_url"], self.ctx.build.sha
+        url, sha = self.health_url(), self.ctx.build.sha
         timeout = self.health_timeout()
         self.ctx.note(f"Waiting up to {timeout:g} s for {url} to report {sha[:7]}.")
         end = time.monotonic() + timeout
@@ -131,6 +131,9 @@ class LocalDriver(Driver):
             SLIPWAY_TARGET=str(self.target),
             SLIPWAY_RELEASE_DIR=str(release_dir or self.release_dir),
         )
+
+    def health_url(self) -> str:
+        return self.settings["health_url"]
 
     def health_timeout(self) -> float:
         return float(self.settings.get("health_timeout") or settings.SLIPWAY_HEALTH_TIMEOUT_SECONDS)
