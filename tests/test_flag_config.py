@@ -97,3 +97,15 @@ def test_flags_written_as_a_single_table_are_refused():
     text = EXAMPLE_TOML + '\n[environments.flags]\nkey = "x"\n'
     with pytest.raises(ConfigError, match=r"flags must be tables written as \[\[environments"):
         load_pipeline_text(text, source="pipeline.toml")
+
+
+@pytest.mark.django_db
+def test_the_load_summary_names_the_flags_it_created_and_changed():
+    from pipelines.config import apply_pipeline, parse_pipeline_text
+
+    report = apply_pipeline(parse_pipeline_text(with_flags(), "pipeline.toml"))
+    assert report.summary().endswith(
+        "; flags 2 created (live/gift-cards, live/new-search), 0 updated"
+    )
+    again = apply_pipeline(parse_pipeline_text(with_flags(), "pipeline.toml"))
+    assert "flags" not in again.summary() and again.outcome == "unchanged"

@@ -47,10 +47,13 @@ class LoadReport:
             ]
         )
         items = f"{len(self.items_created)} created, {len(self.items_updated)} updated"
-        flags = f"{len(self.flags_created)} created, {len(self.flags_updated)} updated"
+        flags = ""
+        if self.flags_created or self.flags_updated:
+            flags = f"; flags {count(self.flags_created, 'created')}, "
+            flags += count(self.flags_updated, "updated")
         return (
             f"{self.pipeline.name} ({self.outcome} from {self.source}): "
-            f"environments {environments}; checklist items {items}; flags {flags}"
+            f"environments {environments}; checklist items {items}{flags}"
         )
 
     @property
