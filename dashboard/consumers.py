@@ -1,10 +1,11 @@
-"""WebSocket consumers (DESIGN §5): a deployment's live log and a pipeline's live board.
+"""WebSocket consumers: a deployment's live log and a pipeline's live board.
 
-Channels delivers at most once (DESIGN §8): the database is the truth and messages are
-only news of it. The log consumer joins its group before replaying, drops lines it has
-sent (`seq <= last`) and refills any gap from the database, so a client sees every line
-exactly once and in order; a client that reconnects with `?after=<last seq it rendered>`
-resumes exactly. Users who may not see a pipeline get close code 4403 and nothing else.
+Channels delivers at most once (docs/architecture.md, "Live updates"): the database is the
+truth and messages are only news of it. The log consumer joins its group before replaying,
+drops lines it has sent (`seq <= last`) and refills any gap from the database, so a client
+sees every line exactly once and in order; a client that reconnects with
+`?after=<last seq it rendered>` resumes exactly. Users who may not see a pipeline get close
+code 4403 and nothing else.
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from dashboard import live_data
 from dashboard.log_html import live_frame
 from pipelines.live import deployment_group, pipeline_group
+from pipelines.numbers import parse_whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -204,10 +206,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
 def _after(query_string: bytes) -> int:
     """The client's resume cursor `?after=N`: the last seq it rendered (0: from the start)."""
     values = parse_qs(query_string.decode("latin-1")).get("after", ["0"])
-    try:
-        return max(int(values[-1]), 0)
-    except ValueError:
-        return 0
+    return parse_whole_number(values[-1]) or 0
 
 
 def _consecutive_from(lines: list[dict], first: int) -> bool:

@@ -10,12 +10,10 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from dashboard.partials import DEPLOYMENT_STATUS
 from pipelines.models import Deployment, DeploymentStep
-from pipelines.models.deployments import StepStatus
 from pipelines.roles import Role
-
-TEMPLATE = "dashboard/partials/deployment_status.html"
-FINAL_STATUSES = {"succeeded", "failed", "cancelled", "interrupted"}
+from pipelines.statuses import FINAL_STATUSES, StepStatus
 
 
 def elapsed(deployment: Deployment) -> timedelta | None:
@@ -60,4 +58,4 @@ def status_context(deployment: Deployment, roles: set[str]) -> dict:
 
 
 def status_html(deployment: Deployment, roles: set[str], *, oob: bool = False) -> str:
-    return render_to_string(TEMPLATE, {**status_context(deployment, roles), "oob": oob})
+    return render_to_string(DEPLOYMENT_STATUS, {**status_context(deployment, roles), "oob": oob})

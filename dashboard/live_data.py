@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
 
-from dashboard.deployment_status import FINAL_STATUSES, status_html
+from dashboard.deployment_status import status_html
+from dashboard.partials import CARD, PANEL
 from pipelines.board import environment_cards
 from pipelines.models import Deployment, LogLine, Pipeline
 from pipelines.roles import User, can_view, roles_of
+from pipelines.statuses import FINAL_STATUSES
 
-CARD = "dashboard/partials/environment_card.html"
-PANEL = "dashboard/partials/promotion_panel.html"
 # Lines per frame when replaying or refilling from the database.
 REPLAY_CHUNK = 1000
 LINE_FIELDS = ("seq", "stream", "text")

@@ -1,5 +1,5 @@
 """Deployment log lines as HTML: the one renderer behind the page, the WebSocket frames and
-the polls, so that all three produce the same markup (DESIGN §6: `data-seq` on each line).
+the polls, so that all three produce the same markup (`data-seq` on each line).
 
 A log line is untrusted text. It is escaped first; SGR colour codes then become `ansi*`
 classes via ansi2html (never inline styles, which the CSP forbids); any other control
@@ -53,7 +53,7 @@ def line_html(line: Mapping) -> str:
 
 
 def lines_html(lines: Iterable[Mapping], *, oob: bool = False) -> SafeString:
-    """Lines in seq order; with `oob`, wrapped for htmx to append them to `#log` (DESIGN §8)."""
+    """Lines in seq order; with `oob`, wrapped for htmx to append them to `#log`."""
     html = "".join(line_html(line) for line in lines)
     if oob:
         html = f'<div hx-swap-oob="beforeend:#log">{html}</div>'

@@ -1,4 +1,4 @@
-"""WebSocket routes (DESIGN §5)."""
+"""WebSocket routes (docs/architecture.md, "Live updates")."""
 
 from django.urls import path
 

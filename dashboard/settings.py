@@ -154,7 +154,8 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# Celery: only used when REDIS_URL is set (see DESIGN §8 for why each setting).
+# Celery: only used when REDIS_URL is set (docs/architecture.md, "Embedded and production
+# mode", says why each setting).
 SLIPWAY_MAX_DEPLOY_SECONDS = int(os.environ.get("SLIPWAY_MAX_DEPLOY_SECONDS", 3600))
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None

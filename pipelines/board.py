@@ -16,8 +16,8 @@ from pipelines.models import (
     Pipeline,
     Release,
 )
-from pipelines.models.deployments import ACTIVE_STATUSES
 from pipelines.repository import commit_url, compare_url
+from pipelines.statuses import ACTIVE_STATUSES
 
 
 @dataclass

@@ -83,7 +83,7 @@ def active_items_with_latest_signoff() -> QuerySet[ChecklistItem]:
     usable inside another query's Prefetch, so the board's query count stays constant."""
     latest = Signoff.objects.select_related("user", "revoked_by").order_by("-signed_at", "-id")
     return (
-        ChecklistItem.objects.filter(retired_at__isnull=True)
+        ChecklistItem.objects.active()
         .order_by("position", "key")
         .prefetch_related(Prefetch("signoffs", queryset=latest[:1], to_attr="latest_signoffs"))
     )

@@ -35,11 +35,11 @@ from pipelines.models import (
     Release,
     ReleaseCause,
 )
-from pipelines.models.deployments import ACTIVE_STATUSES
 from pipelines.roles import can_deploy, can_lead
 from pipelines.runner import dispatch
 from pipelines.runner.reaper import reap_stale_deployments
 from pipelines.runner.signals import announce_end
+from pipelines.statuses import ACTIVE_STATUSES
 
 log = logging.getLogger(__name__)
 VERSION_NUMBER = re.compile(r"0*[1-9][0-9]{0,8}")  # 1 to 999,999,999
@@ -295,7 +295,7 @@ def parse_version(value: str | int) -> int:
 
 
 def _check_may_deploy(environment: Environment, user: AbstractBaseUser) -> None:
-    guarded = environment.checklist_items.filter(retired_at__isnull=True).exists()
+    guarded = environment.is_guarded()
     if not can_deploy(user, guarded=guarded):
         why = (
             "it has a checklist: only a lead deploys there (or promote it)"

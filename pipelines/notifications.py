@@ -110,7 +110,7 @@ def payload_for(
         "digest": artifact.digest if artifact else None,
         "by": by.get_username() if by else None,
         "promoted_from": promotion.source.name if promotion else None,
-        "path": f"/deployments/{deployment.pk}/",
+        "path": deployment.get_absolute_url(),
         "time": timezone.now().isoformat(),
     }
 

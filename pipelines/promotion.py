@@ -20,8 +20,8 @@ from pipelines.errors import (
 )
 from pipelines.live import publish_after_commit, publish_board
 from pipelines.models import Deployment, Environment, Pipeline, Promotion, ReleaseCause
-from pipelines.models.deployments import ACTIVE_STATUSES
 from pipelines.roles import can_lead
+from pipelines.statuses import ACTIVE_STATUSES
 
 
 def promote(
@@ -122,11 +122,11 @@ def _refuse_while_deploying(target: Environment) -> None:
         raise PromotionRunning(
             f"A promotion is already running: deployment #{running.pk} to {target.name}.",
             deployment=running.pk,
-            url=f"/deployments/{running.pk}/",
+            url=running.get_absolute_url(),
         )
     raise PromotionRunning(
         f"Deployment #{running.pk} to {target.name} is still {running.status}; "
         "promote once it is done.",
         deployment=running.pk,
-        url=f"/deployments/{running.pk}/",
+        url=running.get_absolute_url(),
     )

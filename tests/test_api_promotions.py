@@ -1,4 +1,4 @@
-"""POST /api/v1/pipelines/{p}/promotions and …/environments/{env}/lock (DESIGN §4)."""
+"""POST /api/v1/pipelines/{p}/promotions and …/environments/{env}/lock (docs/api.md)."""
 
 import pytest
 from django.test import Client, TestCase

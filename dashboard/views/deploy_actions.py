@@ -10,8 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.access import viewer_required
+from dashboard.views.lookups import environment_or_404
 from pipelines.builds import get_build
 from pipelines.deploys import cancel_deployment, deploy_build, rollback
 from pipelines.errors import InvalidInput, SlipwayError
@@ -21,7 +23,7 @@ from pipelines.models import Deployment, Environment
 @require_POST
 @viewer_required
 def deploy(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
-    env = _environment(pipeline, environment)
+    env = environment_or_404(pipeline, environment)
     try:
         sha = request.POST.get("sha", "").strip()
         if not sha:
@@ -33,19 +35,19 @@ def deploy(request: HttpRequest, pipeline: str, environment: str) -> HttpRespons
     messages.success(
         request, f"Deploying {release.build.short_sha} to {env.name} as {release.label}."
     )
-    return _go(request, reverse("deployment", args=[deployment.pk]))
+    return _go(request, deployment.get_absolute_url())
 
 
 @require_POST
 @viewer_required
 def roll_back(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
-    env = _environment(pipeline, environment)
+    env = environment_or_404(pipeline, environment)
     try:
         deployment = rollback(env, request.POST.get("release", ""), by=request.user)
     except SlipwayError as exc:
         return _refused(request, exc, _environment_url(env))
     messages.success(request, f"Rolling {env.name} back: {deployment.release.description}.")
-    return _go(request, reverse("deployment", args=[deployment.pk]))
+    return _go(request, deployment.get_absolute_url())
 
 
 @require_POST
@@ -54,7 +56,7 @@ def cancel(request: HttpRequest, deployment: int) -> HttpResponse:
     found = get_object_or_404(
         Deployment.objects.select_related("environment__pipeline"), pk=deployment
     )
-    page = reverse("deployment", args=[found.pk])
+    page = found.get_absolute_url()
     try:
         cancel_deployment(found, by=request.user)
     except SlipwayError as exc:
@@ -65,19 +67,13 @@ def cancel(request: HttpRequest, deployment: int) -> HttpResponse:
     return redirect(page)
 
 
-def _environment(pipeline: str, environment: str) -> Environment:
-    return get_object_or_404(
-        Environment.objects.select_related("pipeline"), pipeline__name=pipeline, name=environment
-    )
-
-
 def _environment_url(env: Environment) -> str:
     return reverse("environment", args=[env.pipeline.name, env.name])
 
 
 def _go(request: HttpRequest, url: str) -> HttpResponse:
     if request.htmx:
-        return HttpResponse(status=204, headers={"HX-Redirect": url})
+        return HttpResponseClientRedirect(url, status=204)
     return redirect(url)
 
 
@@ -86,10 +82,7 @@ def _refused(request: HttpRequest, exc: SlipwayError, back: str) -> HttpResponse
     the page, which shows the message."""
     messages.error(request, exc.message)
     if request.htmx:
-        return HttpResponse(
-            exc.message,
-            status=exc.http_status,
-            content_type="text/plain",
-            headers={"HX-Redirect": back},
+        return HttpResponseClientRedirect(
+            back, content=exc.message, status=exc.http_status, content_type="text/plain"
         )
     return redirect(back)

@@ -1,4 +1,4 @@
-"""A deployment's page: steps and the live log (DESIGN §5, §6).
+"""A deployment's page: steps and the live log (docs/architecture.md, "Live updates").
 
 The page renders the last PAGE_LINES lines; the log socket (dashboard/consumers.py) brings
 the rest as it comes. `log` answers the page's polls when no socket gets through a proxy
@@ -17,6 +17,7 @@ from dashboard.access import viewer_required
 from dashboard.deployment_status import status_context, status_html
 from dashboard.log_html import ERROR_WORDS, is_error, lines_html
 from pipelines.models import Deployment, LogLine
+from pipelines.numbers import parse_whole_number
 from pipelines.roles import roles_of
 
 PAGE_LINES = 2000
@@ -107,7 +108,6 @@ def first_error_seq(deployment: Deployment) -> int | None:
 
 
 def _number(value: str | None, default: int) -> int:
-    try:
-        return max(int(value), 0) if value is not None else default
-    except ValueError:
-        return default
+    """A query parameter as a whole number; `default` when absent or not plainly one."""
+    number = parse_whole_number(value or "")
+    return default if number is None else number

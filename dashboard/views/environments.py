@@ -1,9 +1,9 @@
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
 from dashboard.access import viewer_required
-from pipelines.models import Environment
+from dashboard.views.lookups import environment_or_404
 from pipelines.roles import can_deploy, can_lead
 
 DEPLOYABLE_BUILDS = 50
@@ -13,14 +13,10 @@ PAGE_SIZE = 25
 
 @viewer_required
 def environment_detail(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
-    env = get_object_or_404(
-        Environment.objects.select_related("pipeline", "current_release", "promote_from"),
-        pipeline__name=pipeline,
-        name=environment,
-    )
+    env = environment_or_404(pipeline, environment)
     releases = env.releases.select_related("build", "artifact", "created_by", "deployment")
     deployments = env.deployments.select_related("release__build", "requested_by")
-    guarded = env.checklist_items.exists()
+    guarded = env.is_guarded()
     context = {
         "pipeline": env.pipeline,
         "environment": env,

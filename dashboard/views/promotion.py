@@ -9,23 +9,22 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from dashboard.access import viewer_required
+from dashboard.partials import CARD, FREEZE, PANEL
+from dashboard.views.lookups import environment_or_404
 from pipelines import checklist, locks, promotion
 from pipelines.board import EnvironmentCard, environment_cards
 from pipelines.errors import SlipwayError
 from pipelines.models import ChecklistItem, Environment, Pipeline, Signoff
 from pipelines.roles import roles_of
 
-PANEL = "dashboard/partials/promotion_panel.html"
-CARD = "dashboard/partials/environment_card.html"
-FREEZE = "dashboard/partials/freeze_controls.html"
-
 
 @require_POST
 @viewer_required
 def sign(request: HttpRequest, pipeline: str, environment: str, key: str) -> HttpResponse:
-    env = _environment(pipeline, environment)
+    env = environment_or_404(pipeline, environment)
     item = get_object_or_404(ChecklistItem, environment=env, key=key)
     try:
         checklist.sign(
@@ -42,7 +41,7 @@ def sign(request: HttpRequest, pipeline: str, environment: str, key: str) -> Htt
 @require_POST
 @viewer_required
 def revoke(request: HttpRequest, pipeline: str, environment: str, signoff: int) -> HttpResponse:
-    env = _environment(pipeline, environment)
+    env = environment_or_404(pipeline, environment)
     found = get_object_or_404(
         Signoff.objects.select_related("item"), pk=signoff, item__environment=env
     )
@@ -56,7 +55,7 @@ def revoke(request: HttpRequest, pipeline: str, environment: str, signoff: int) 
 @require_POST
 @viewer_required
 def promote(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
-    env = _environment(pipeline, environment)
+    env = environment_or_404(pipeline, environment)
     if env.promote_from is None:
         return _panel(
             request, env, error=SlipwayError(f"{env.name} is not promoted from anywhere.")
@@ -82,9 +81,9 @@ def promote(request: HttpRequest, pipeline: str, environment: str) -> HttpRespon
 @require_POST
 @viewer_required
 def lock(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
-    env = _environment(pipeline, environment)
+    env = environment_or_404(pipeline, environment)
     # hx-prompt sends the answer in a header; a plain form posts `reason`.
-    reason = request.POST.get("reason") or request.headers.get("HX-Prompt", "")
+    reason = request.POST.get("reason") or request.htmx.prompt or ""
     try:
         locks.lock(env.pipeline, env, by=request.user, reason=reason)
     except SlipwayError as exc:
@@ -95,7 +94,7 @@ def lock(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
 @require_POST
 @viewer_required
 def unlock(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
-    env = _environment(pipeline, environment)
+    env = environment_or_404(pipeline, environment)
     try:
         locks.unlock(env.pipeline, env, by=request.user)
     except SlipwayError as exc:
@@ -107,7 +106,7 @@ def unlock(request: HttpRequest, pipeline: str, environment: str) -> HttpRespons
 @viewer_required
 def freeze(request: HttpRequest, pipeline: str) -> HttpResponse:
     found = get_object_or_404(Pipeline, name=pipeline)
-    reason = request.POST.get("reason") or request.headers.get("HX-Prompt", "")
+    reason = request.POST.get("reason") or request.htmx.prompt or ""
     try:
         locks.lock(found, None, by=request.user, reason=reason)
     except SlipwayError as exc:
@@ -128,8 +127,8 @@ def unfreeze(request: HttpRequest, pipeline: str) -> HttpResponse:
 
 def _reload_board() -> HttpResponse:
     """Every card changes with a freeze: htmx reloads the page."""
-    response = HttpResponse(status=204)
-    response["HX-Refresh"] = "true"
+    response = HttpResponseClientRefresh()
+    response.status_code = 204  # nothing to swap
     return response
 
 
@@ -137,14 +136,6 @@ def _freeze_controls(request: HttpRequest, pipeline: Pipeline, error: SlipwayErr
     context = {"pipeline": pipeline, "freeze": locks.freeze_of(pipeline), "error": error}
     html = render_to_string(FREEZE, context, request)
     return HttpResponse(html, status=error.http_status)
-
-
-def _environment(pipeline: str, environment: str) -> Environment:
-    return get_object_or_404(
-        Environment.objects.select_related("pipeline", "promote_from"),
-        pipeline__name=pipeline,
-        name=environment,
-    )
 
 
 def _card_of(env: Environment) -> tuple[Pipeline, EnvironmentCard]:

@@ -1,1 +1,1 @@
-"""The REST API of DESIGN §4: JSON in and out, bearer tokens, domain errors as JSON bodies."""
+"""The REST API of docs/api.md: JSON in and out, bearer tokens, domain errors as JSON bodies."""

@@ -1,4 +1,4 @@
-"""Deployments over the API (DESIGN §4): deploy a build or roll back, and read one.
+"""Deployments over the API (docs/api.md): deploy a build or roll back, and read one.
 
     POST /api/v1/pipelines/{p}/environments/{env}/deployments  {"sha": …} | {"release": "v12"}
     GET  /api/v1/deployments/{id}
@@ -26,8 +26,9 @@ from pipelines.api.parsing import check_fields, json_object
 from pipelines.builds import get_build, get_pipeline
 from pipelines.deploys import deploy_build, rollback
 from pipelines.errors import InvalidInput, NotFound
-from pipelines.models import Deployment
+from pipelines.models import Deployment, ReleaseCause
 from pipelines.numbers import integral
+from pipelines.statuses import DeploymentStatus, StepStatus
 
 STEP_FIELDS = ("name", "status", "started_at", "finished_at")
 
@@ -98,7 +99,7 @@ def deployment_json(deployment: Deployment) -> dict[str, Any]:
         "started_at": _time(deployment.started_at),
         "finished_at": _time(deployment.finished_at),
         "last_seq": deployment.last_seq,
-        "url": f"/deployments/{deployment.pk}/",
+        "url": deployment.get_absolute_url(),
         "release": {
             "version": release.label,
             "sha": release.build.sha,
@@ -134,9 +135,7 @@ DEPLOYMENT = obj(
         "id": {"type": "integer"},
         "pipeline": {"type": "string"},
         "environment": {"type": "string"},
-        "status": {
-            "enum": ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
-        },
+        "status": {"enum": DeploymentStatus.values},
         "error": {"type": "string"},
         "requested_by": {"type": ["string", "null"]},
         "cancel_requested_by": {"type": ["string", "null"]},
@@ -151,7 +150,7 @@ DEPLOYMENT = obj(
                 "version": {"type": "string"},
                 "sha": {"type": "string"},
                 "digest": {"type": ["string", "null"]},
-                "cause": {"enum": ["auto_deploy", "manual", "promotion", "rollback"]},
+                "cause": {"enum": ReleaseCause.values},
                 "description": {"type": "string"},
                 "deployed_at": TIME,
             },
@@ -162,7 +161,7 @@ DEPLOYMENT = obj(
                 list(STEP_FIELDS),
                 {
                     "name": {"type": "string"},
-                    "status": {"enum": ["pending", "running", "succeeded", "failed", "skipped"]},
+                    "status": {"enum": StepStatus.values},
                     "started_at": TIME,
                     "finished_at": TIME,
                 },

@@ -1,4 +1,4 @@
-"""`GET /api/v1/deployments/{id}/log?after=N&limit=M`: a deployment's log by seq (DESIGN §4).
+"""`GET /api/v1/deployments/{id}/log?after=N&limit=M`: a deployment's log by seq (docs/api.md).
 
 Clients resume with `after=<next>`; once `status` is final and a page comes back empty, the
 log is complete (the status is read before the lines, and lines are written before the

@@ -1,4 +1,4 @@
-"""Promotions and locks over the API (DESIGN §4): the same use-cases as the board's buttons."""
+"""Promotions and locks over the API (docs/api.md): the same use-cases as the board's buttons."""
 
 from typing import Any
 
@@ -54,7 +54,7 @@ def promotion_json(deployment: Deployment) -> dict[str, Any]:
         "version": release.label,
         "sha": release.build.sha,
         "digest": release.artifact.digest if release.artifact else None,
-        "url": f"/deployments/{deployment.pk}/",
+        "url": deployment.get_absolute_url(),
         "promotion": {
             "from": promotion.source.name,
             "to": promotion.target.name,

@@ -8,8 +8,8 @@ import time
 
 from pipelines.cli.client import Client, CliError
 from pipelines.numbers import parse_whole_number
+from pipelines.statuses import FINAL_STATUSES
 
-FINAL_STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
 PAGE_LINES = 5000
 POLL_SECONDS = 1.0
 

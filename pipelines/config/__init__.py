@@ -1,4 +1,4 @@
-"""Loading a pipeline.toml (DESIGN §7).
+"""Loading a pipeline.toml (its fields: README.md, "Describing a pipeline").
 
 Two steps: `parse_pipeline_text` checks the whole file into plain dataclasses, raising
 ConfigError (naming file, line, environment and field) on the first problem; then

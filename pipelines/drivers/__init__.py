@@ -1,4 +1,4 @@
-"""Drivers make a release current on a target (DESIGN §3): a local directory, the
+"""Drivers make a release current on a target (docs/deploying.md): a local directory, the
 environment's own script, or a Heroku app."""
 
 from pipelines.drivers.base import STEPS, Driver

@@ -10,7 +10,7 @@ SWITCH = "switch"
 MAINTENANCE_OFF = "maintenance off"
 HEALTH_CHECK = "health check"
 
-# The order steps run in (DESIGN §3); each driver uses the ones it needs.
+# The order steps run in (docs/deploying.md); each driver uses the ones it needs.
 STEPS = (MAINTENANCE_ON, BACKUP, RELEASE, RELEASE_COMMAND, SWITCH, MAINTENANCE_OFF, HEALTH_CHECK)
 
 

@@ -1,4 +1,4 @@
-"""The domain model of DESIGN §2, one module per concept."""
+"""The domain model, one module per concept (docs/architecture.md, "Layers")."""
 
 from .audit import AuditEvent
 from .builds import Artifact, Build, BuildStatus

@@ -5,6 +5,12 @@ from django.utils import timezone
 from pipelines.roles import Role
 
 
+class ChecklistItemQuerySet(models.QuerySet):
+    def active(self) -> "ChecklistItemQuerySet":
+        """The items that gate promotion (and make an environment guarded): not retired."""
+        return self.filter(retired_at__isnull=True)
+
+
 class ChecklistItem(models.Model):
     """Something a person of a given role vouches for before promotion to an environment."""
 
@@ -20,6 +26,8 @@ class ChecklistItem(models.Model):
     # Set by the loader when pipeline.toml no longer lists the item: kept for its history,
     # but it no longer gates promotion. Cleared when the item comes back.
     retired_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ChecklistItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["environment", "position", "key"]

@@ -1,18 +1,9 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
-
-class DeploymentStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-
-
-ACTIVE_STATUSES = (DeploymentStatus.QUEUED, DeploymentStatus.RUNNING)
+from pipelines.statuses import ACTIVE_STATUSES, DeploymentStatus, StepStatus
 
 
 class Deployment(models.Model):
@@ -57,6 +48,9 @@ class Deployment(models.Model):
     def __str__(self) -> str:
         return f"deployment #{self.pk} of {self.environment}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("deployment", args=[self.pk])
+
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
@@ -66,14 +60,6 @@ class Deployment(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
-
-
-class StepStatus(models.TextChoices):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
 
 
 class DeploymentStep(models.Model):

@@ -63,6 +63,10 @@ class Environment(models.Model):
     def __str__(self) -> str:
         return f"{self.pipeline.name}/{self.name}"
 
+    def is_guarded(self) -> bool:
+        """Its active checklist guards it: by hand, only a lead deploys here."""
+        return self.checklist_items.active().exists()
+
 
 class Lock(models.Model):
     """A lock on one environment, or a freeze of the whole pipeline (environment empty)."""

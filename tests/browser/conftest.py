@@ -3,7 +3,7 @@
 These tests run in their own pytest invocation (`make test-browser`):
 Playwright's sync API marks the main thread's event loop as running, which
 breaks async tests that come after it and makes Django refuse ORM calls from
-the test body unless DJANGO_ALLOW_ASYNC_UNSAFE is set (DESIGN §8).
+the test body unless DJANGO_ALLOW_ASYNC_UNSAFE is set.
 """
 
 import os

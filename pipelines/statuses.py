@@ -1,0 +1,26 @@
+"""The statuses of deployments and their steps: plain values (no models), so the CLI and
+the OpenAPI document use the very choices the database checks."""
+
+from django.db import models
+
+
+class DeploymentStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+ACTIVE_STATUSES = (DeploymentStatus.QUEUED, DeploymentStatus.RUNNING)
+# A deployment in one of these has ended and never changes again.
+FINAL_STATUSES = frozenset(DeploymentStatus) - frozenset(ACTIVE_STATUSES)
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
