@@ -16,10 +16,11 @@ from dashboard.routing import websocket_urlpatterns  # noqa: E402
 from pipelines.api.streaming import is_streamed, with_streamed_uploads  # noqa: E402
 from pipelines.runner.embedded import with_embedded_reaper  # noqa: E402
 
-# Artifact uploads skip Django's body spooling and daphne's in-memory buffering (issue 3).
+# Artifact uploads skip Django's body spooling and daphne's in-memory buffering (docs/api.md,
+# "Large uploads").
 stream_request_bodies(is_streamed)
 
-# Without REDIS_URL the server also reaps deployments whose runner died (issue 4).
+# Without REDIS_URL the server also reaps deployments whose runner died (docs/deploying.md).
 application = with_embedded_reaper(
     ProtocolTypeRouter(
         {

@@ -7,7 +7,7 @@ WebSocket frames and the polls; this module builds its context from the database
 from datetime import timedelta
 
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.partials import DEPLOYMENT_STATUS
@@ -31,14 +31,10 @@ def progress(steps: list[DeploymentStep]) -> tuple[int, int]:
 
 
 def cancel_url(deployment: Deployment, roles: set[str]) -> str | None:
-    """The Cancel button's target: leads only, while the deployment is active, and only
-    once the cancel view (issue 4, URL name `deployment-cancel`) exists."""
+    """The Cancel button's target: leads only, while the deployment is active."""
     if Role.LEAD not in roles or not deployment.is_active:
         return None
-    try:
-        return reverse("deployment-cancel", args=[deployment.pk])
-    except NoReverseMatch:
-        return None
+    return reverse("deployment-cancel", args=[deployment.pk])
 
 
 def status_context(deployment: Deployment, roles: set[str]) -> dict:

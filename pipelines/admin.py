@@ -124,4 +124,4 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
-from pipelines import admin_tokens  # noqa: E402,F401  (API tokens: issue 3)
+from pipelines import admin_tokens  # noqa: E402,F401  (API tokens)

@@ -12,7 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from pipelines.api.decorators import api_view
 from pipelines.api.openapi_schemas import errors, obj, ok
 from pipelines.errors import InvalidInput, NotFound
-from pipelines.models import Deployment
+from pipelines.models import Deployment, LogLine
 from pipelines.numbers import parse_whole_number
 
 DEFAULT_LIMIT = 1000
@@ -58,7 +58,7 @@ LINE = obj(
     {
         "seq": {"type": "integer", "minimum": 1},
         "time": {"type": "string", "format": "date-time"},
-        "stream": {"type": "string", "enum": ["stdout", "stderr", "system"]},
+        "stream": {"type": "string", "enum": LogLine.Stream.values},
         "text": {"type": "string", "description": "Raw output: may hold ANSI escape codes."},
     },
 )

@@ -211,8 +211,8 @@ PATHS: dict[str, Any] = {
     },
 }
 
-PATHS.update(LOG_PATHS)  # issue 5: pipelines/api/logs.py describes its own route
-PATHS.update(DEPLOYMENT_PATHS)  # issue 4: pipelines/api/deployments.py
+PATHS.update(LOG_PATHS)  # pipelines/api/logs.py describes its own route
+PATHS.update(DEPLOYMENT_PATHS)  # as does pipelines/api/deployments.py
 
 DESCRIPTION = """Slipway's REST API. Authenticate with `Authorization: Bearer <token>`
 (`python manage.py create_token USERNAME`). A token acts with its user's roles: any role may

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from pipelines.checklist import Reason
 from pipelines.models import BuildStatus, DeploymentStatus
 from pipelines.roles import Role
 
@@ -228,14 +229,7 @@ SCHEMAS: dict[str, Any] = {
                         "label": {"type": "string"},
                         "role": {"enum": Role.values},
                         "reason": {
-                            "enum": [
-                                None,
-                                "not_signed",
-                                "revoked",
-                                "expired",
-                                "candidate_changed",
-                                "target_changed",
-                            ],
+                            "enum": [None, *(reason.value for reason in Reason)],
                             "description": "Why the item does not count; null: it counts.",
                         },
                         "message": {"type": "string"},

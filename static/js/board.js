@@ -1,4 +1,4 @@
-// The live board (issue 5): the socket (htmx ws extension) brings re-rendered cards and
+// The live board: the socket (htmx ws extension) brings re-rendered cards and
 // promotion panels as out-of-band swaps. While it is down, the board says so and refreshes
 // its cards and panels from the page itself every 15 s; the extension keeps reconnecting.
 (() => {

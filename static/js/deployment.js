@@ -1,4 +1,4 @@
-// The deployment page's live log (issue 5). htmx's ws extension appends the socket's frames
+// The deployment page's live log. htmx's ws extension appends the socket's frames
 // (<div hx-swap-oob="beforeend:#log"><div data-seq="42">…</div></div>); this file
 //  - reconnects with the last rendered seq in the URL (the extension has no resume cursor),
 //  - drops any line already shown (seq <= last), whichever way it came,
