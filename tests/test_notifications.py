@@ -233,3 +233,15 @@ def test_with_redis_a_celery_worker_delivers_and_retries(receiver, settings, tmp
     assert receiver.bodies("/slack") == [{"text": "webshop: live now runs v3"}] * 2, output
     assert "slack notification deployment.succeeded failed (attempt 1 of 3)" in output, output
     redis.Redis.from_url(url).delete(queue)
+
+
+def test_with_the_broker_down_the_news_still_leaves_from_here(receiver, settings, caplog):
+    """REDIS_URL set but nothing listens there: the delivery runs in this process instead."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        send(
+            [{"kind": "slack", "url": f"{receiver.url}/slack"}],
+            {"event": "deployment.succeeded", "text": "webshop: live now runs v3"},
+        )
+    assert receiver.bodies("/slack") == [{"text": "webshop: live now runs v3"}]
+    assert "could not queue a slack notification; sending it here" in caplog.text
