@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from dashboard.access import viewer_required
+from pipelines.audit import verify_chain
 from pipelines.models import AuditEvent, Pipeline
 
 PAGE_SIZE = 50
@@ -32,5 +33,6 @@ def audit_log(request: HttpRequest, pipeline: str) -> HttpResponse:
         .values_list("username", flat=True),
         "environment": environment,
         "username": username,
+        "chain": verify_chain(pipeline),
     }
     return render(request, "dashboard/audit.html", context)
