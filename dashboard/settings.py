@@ -218,6 +218,12 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "slipway@localhost")
 # --- Slipway ---------------------------------------------------------------
 SLIPWAY_ARTIFACT_DIR = Path(os.environ.get("SLIPWAY_ARTIFACT_DIR", VAR_DIR / "artifacts"))
 SLIPWAY_MAX_ARTIFACT_BYTES = int(os.environ.get("SLIPWAY_MAX_ARTIFACT_BYTES", 2 * 1024**3))
+# Promotion receipts are signed with this Ed25519 key (PEM); without it, with one Slipway makes
+# once and keeps in the file (mode 0600), like the secret key (pipelines/receipts.py).
+SLIPWAY_RECEIPT_KEY = os.environ.get("SLIPWAY_RECEIPT_KEY", "")
+SLIPWAY_RECEIPT_KEY_FILE = os.environ.get(
+    "SLIPWAY_RECEIPT_KEY_FILE", str(VAR_DIR / "receipt-key.pem")
+)
 
 LOGGING = {
     "version": 1,

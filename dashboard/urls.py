@@ -9,6 +9,7 @@ from dashboard.views import (
     health,
     pipelines,
     promotion,
+    promotions,
 )
 from dashboard.views import deployments as deployment_views
 from pipelines.api import ofrep
@@ -83,6 +84,12 @@ urlpatterns = [
         "deployments/<int:deployment>/log.txt",
         deployment_views.deployment_log_text,
         name="deployment-log-text",
+    ),
+    path("promotions/<int:promotion>/", promotions.promotion_detail, name="promotion"),
+    path(
+        "promotions/<int:promotion>/receipt.json",
+        promotions.promotion_receipt_file,
+        name="promotion-receipt-file",
     ),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", include("pipelines.api.urls")),

@@ -9,9 +9,10 @@ class PipelinesConfig(AppConfig):
     def ready(self) -> None:
         # Who listens to what, in one place: lower layers announce, the use-cases above
         # them listen, so nothing imports upwards (docs/architecture.md, "Layers").
-        from pipelines import deploys, notifications
+        from pipelines import deploys, notifications, receipts
         from pipelines.models import AuditEvent
         from pipelines.runner.signals import deployment_ended
 
         deployment_ended.connect(deploys.deploy_waiting_build_after, dispatch_uid="waiting")
+        deployment_ended.connect(receipts.issue_when_ended, dispatch_uid="receipt")
         post_save.connect(notifications.audit_recorded, sender=AuditEvent, dispatch_uid="news")

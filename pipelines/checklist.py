@@ -61,6 +61,7 @@ class ItemState:
             "message": self.explanation,
             "signed_by": signoff.user.get_username() if signoff else None,
             "signed_at": signoff.signed_at.isoformat() if signoff else None,
+            "digest": signoff.artifact.digest if signoff else None,
         }
 
 
@@ -81,7 +82,9 @@ class ChecklistState:
 def active_items_with_latest_signoff() -> QuerySet[ChecklistItem]:
     """Checklist items that gate promotion, each with `latest_signoffs` (at most one), prefetched:
     usable inside another query's Prefetch, so the board's query count stays constant."""
-    latest = Signoff.objects.select_related("user", "revoked_by").order_by("-signed_at", "-id")
+    latest = Signoff.objects.select_related("user", "revoked_by", "artifact").order_by(
+        "-signed_at", "-id"
+    )
     return (
         ChecklistItem.objects.active()
         .order_by("position", "key")

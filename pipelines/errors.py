@@ -78,3 +78,9 @@ class ConfigError(SlipwayError):
 
     code = "invalid_config"
     http_status = 422
+
+
+class ReceiptNotReady(Conflict):
+    """A promotion's receipt is issued once its deployment has ended."""
+
+    code = "receipt_not_ready"

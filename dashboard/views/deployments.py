@@ -16,7 +16,7 @@ from django.utils.safestring import mark_safe
 from dashboard.access import viewer_required
 from dashboard.deployment_status import status_context, status_html
 from dashboard.log_html import ERROR_WORDS, is_error, lines_html
-from pipelines.models import Deployment, LogLine
+from pipelines.models import Deployment, LogLine, Promotion
 from pipelines.numbers import parse_whole_number
 from pipelines.roles import roles_of
 
@@ -41,6 +41,7 @@ def deployment_detail(request: HttpRequest, deployment: int) -> HttpResponse:
         "first_seq": tail[0]["seq"] if tail else 0,
         "last_seq": tail[-1]["seq"] if tail else 0,
         "first_error": first_error_seq(found),
+        "promotion": Promotion.objects.filter(deployment=found).first(),
         **status_context(found, roles_of(request.user)),
     }
     return render(request, "dashboard/deployment.html", context)

@@ -26,6 +26,7 @@ from pipelines.api.openapi_schemas import (
     ok,
     ref,
 )
+from pipelines.api.receipts import PATHS as RECEIPT_PATHS
 from pipelines.api.responses import error_response
 
 READ = ["401", "403"]
@@ -166,7 +167,18 @@ PATHS: dict[str, Any] = {
                             "sha": {"type": "string"},
                             "digest": {"type": ["string", "null"]},
                             "url": {"type": "string"},
-                            "promotion": {"type": "object"},
+                            "promotion": obj(
+                                ["id", "url", "receipt_url", "from", "to", "digest"],
+                                {
+                                    "id": {"type": "integer"},
+                                    "url": {"type": "string"},
+                                    "receipt_url": {"type": "string"},
+                                    "from": {"type": "string"},
+                                    "to": {"type": "string"},
+                                    "digest": {"type": "string"},
+                                    "requested_by": {"type": "string"},
+                                },
+                            ),
                         },
                     ),
                 ),
@@ -213,6 +225,7 @@ PATHS: dict[str, Any] = {
 
 PATHS.update(LOG_PATHS)  # pipelines/api/logs.py describes its own route
 PATHS.update(DEPLOYMENT_PATHS)  # as does pipelines/api/deployments.py
+PATHS.update(RECEIPT_PATHS)  # and pipelines/api/receipts.py
 
 DESCRIPTION = """Slipway's REST API. Authenticate with `Authorization: Bearer <token>`
 (`python manage.py create_token USERNAME`). A token acts with its user's roles: any role may

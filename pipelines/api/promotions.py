@@ -12,6 +12,7 @@ from pipelines.errors import InvalidInput, NotFound
 from pipelines.models import Deployment, Environment, Lock, Pipeline
 from pipelines.models.builds import DIGEST_RE
 from pipelines.promotion import promote
+from pipelines.receipts import receipt_path
 
 
 @api_view("POST")
@@ -56,6 +57,9 @@ def promotion_json(deployment: Deployment) -> dict[str, Any]:
         "digest": release.artifact.digest if release.artifact else None,
         "url": deployment.get_absolute_url(),
         "promotion": {
+            "id": promotion.pk,
+            "url": promotion.get_absolute_url(),
+            "receipt_url": receipt_path(promotion),
             "from": promotion.source.name,
             "to": promotion.target.name,
             "digest": promotion.artifact.digest,

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from pipelines.api import artifacts, builds, deployments, openapi, promotions, status
+from pipelines.api import artifacts, builds, deployments, openapi, promotions, receipts, status
 from pipelines.api.logs import deployment_log
 
 app_name = "api"
@@ -29,6 +29,10 @@ urlpatterns = [
     ),
     path("deployments/<int:deployment>", deployments.deployment, name="deployment"),
     path("deployments/<int:deployment>/log", deployment_log, name="deployment-log"),
+    path(
+        "promotions/<int:promotion>/receipt", receipts.promotion_receipt, name="promotion-receipt"
+    ),
+    path("receipts/public-key", receipts.public_key, name="receipt-public-key"),
     # Anything else under /api/v1/ (newlines in the path too) answers with a JSON 404, not
     # the HTML page.
     re_path(r"^[\s\S]*$", openapi.no_such_endpoint, name="no-such-endpoint"),

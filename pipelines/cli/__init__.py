@@ -3,6 +3,7 @@
     slipway push --pipeline webshop --sha $SHA --branch master --status passed \\
         --junit junit.xml --coverage coverage.xml --artifact build.tar.gz
     slipway status --pipeline webshop
+    slipway verify receipt.json --key receipt-key.json
 
 Configuration: SLIPWAY_URL and SLIPWAY_TOKEN, or --server and --token. Exit status: 0 done,
 1 the server refused (its message is printed), 2 bad usage or configuration, 3 the
@@ -22,6 +23,7 @@ from pipelines.cli.logs import add_logs
 from pipelines.cli.promote import add_lock, add_promote, add_unlock
 from pipelines.cli.push import add_push
 from pipelines.cli.status import add_status
+from pipelines.cli.verify import add_verify
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_push,
@@ -31,6 +33,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_lock,
     add_unlock,
     add_deploy,
+    add_verify,
 ]
 
 
@@ -67,12 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.server:
+    offline = getattr(args, "offline", False)  # `verify` needs neither server nor token
+    if not offline and not args.server:
         parser.error("no server: set SLIPWAY_URL or pass --server URL")
-    if not args.token:
+    if not offline and not args.token:
         parser.error("no token: set SLIPWAY_TOKEN or pass --token (manage.py create_token)")
     try:
-        args.handler(Client(args.server, args.token), args)
+        args.handler(None if offline else Client(args.server, args.token), args)
     except CliError as exc:
         print(f"slipway: {exc.message}", file=sys.stderr)
         return exc.exit_code

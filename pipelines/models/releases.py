@@ -73,6 +73,8 @@ class Promotion(models.Model):
         "pipelines.Deployment", on_delete=models.PROTECT, related_name="promotion"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The signed receipt (JSON), issued once when the deployment has ended (pipelines/receipts.py).
+    receipt = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -84,3 +86,6 @@ class Promotion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source.name} → {self.target.name} ({self.artifact})"
+
+    def get_absolute_url(self) -> str:
+        return f"/promotions/{self.pk}/"
