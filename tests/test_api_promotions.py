@@ -4,7 +4,7 @@ import pytest
 from django.test import Client, TestCase
 
 from pipelines import checklist, locks
-from pipelines.models import Deployment, Lock
+from pipelines.models import Deployment, Lock, Promotion
 from tests.live import bearer
 from tests.promoting import env, finish_queued, item, sign_everything, uat_runs_a_new_build
 
@@ -41,7 +41,11 @@ def test_a_lead_promotes_and_gets_the_deployment_of_the_same_artifact(pipeline, 
     body = response.json()
     assert body["environment"] == "live" and body["version"] == "v1"
     assert body["digest"] == candidate.artifact.digest and body["sha"] == candidate.build.sha
+    promotion = Promotion.objects.get()
     assert body["promotion"] == {
+        "id": promotion.pk,
+        "url": f"/promotions/{promotion.pk}/",
+        "receipt_url": f"/api/v1/promotions/{promotion.pk}/receipt",
         "from": "uat",
         "to": "live",
         "digest": candidate.artifact.digest,

@@ -4,14 +4,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 # The hash before a chain's first event.
 GENESIS = "0" * 64
-# Appenders racing for the same seq: the loser retries with the next one.
-APPEND_ATTEMPTS = 20
+# The first key of the PostgreSQL advisory locks that serialise appenders (the second: the
+# pipeline's id, 0 for the events without a pipeline).
+CHAIN_LOCK_SPACE = 0x5A1A  # "Slipway audit"
 
 
 class AppendOnlyError(Exception):
@@ -73,29 +74,29 @@ class AuditEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}: {self.message}"
 
     def save(self, *args, **kwargs):
-        """Append to the chain: after its last event, with the next seq and the hash.
-
-        The unique seq settles concurrent appenders; the loser retries with the next one.
-        """
+        """Append to the chain: after its last event, with the next seq and the hash."""
         if self.pk is not None:
             raise AppendOnlyError("Audit events cannot be changed.")
         # As the database gives it back (lists, string keys), so the hash matches later.
         self.data = json.loads(json.dumps(self.data))
-        for _ in range(APPEND_ATTEMPTS):
+        with transaction.atomic():
+            self._lock_chain()
             last = self.chain().order_by("-seq").values("seq", "hash").first()
             self.seq = last["seq"] + 1 if last else 1
             self.prev_hash = last["hash"] if last else GENESIS
             self.created_at = timezone.now()
             self.hash = self.computed_hash()
-            try:
-                with transaction.atomic():
-                    super().save(*args, **kwargs)
-                return
-            except IntegrityError:
-                self.pk = None
-                if not self.chain().filter(seq=self.seq).exists():
-                    raise  # not a lost race: something else is wrong
-        raise IntegrityError(f"No place in the audit chain after {APPEND_ATTEMPTS} attempts.")
+            super().save(*args, **kwargs)
+
+    def _lock_chain(self) -> None:
+        """One appender per chain at a time, until its transaction ends. PostgreSQL: an
+        advisory lock on the chain; SQLite writes one transaction at a time anyway."""
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    [CHAIN_LOCK_SPACE, self.pipeline_id or 0],
+                )
 
     def chain(self) -> models.QuerySet:
         """The events of this event's chain: its pipeline's, or those without a pipeline."""
