@@ -66,6 +66,11 @@ urlpatterns = [
         name="environment-unlock",
     ),
     path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/unpin",
+        promotion.unpin,
+        name="environment-unpin",
+    ),
+    path(
         "pipelines/<slug:pipeline>/environments/<slug:environment>/deploy",
         deploy_actions.deploy,
         name="environment-deploy",

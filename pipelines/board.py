@@ -16,6 +16,7 @@ from pipelines.models import (
     Pipeline,
     Release,
 )
+from pipelines.pins import held_builds
 from pipelines.repository import commit_url, compare_url
 from pipelines.statuses import ACTIVE_STATUSES
 
@@ -39,6 +40,8 @@ class EnvironmentCard:
     # What promoting would bring: the candidate's builds not here yet, and the compare link.
     candidate_ahead: int | None = None
     candidate_compare_url: str | None = None
+    # Pinned by a rollback: the passing builds waiting for a lead to unpin, newest first.
+    held: list[Build] = field(default_factory=list)
 
     @property
     def build(self) -> Build | None:
@@ -62,6 +65,7 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
             "current_release__created_by",
             "promote_from",
             "waiting_build",
+            "pinned_by",
         ).prefetch_related(Prefetch("checklist_items", queryset=active_items_with_latest_signoff()))
     )
     active = {
@@ -88,6 +92,7 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
                 if release
                 else None,
                 checklist=list(env.checklist_items.all()),
+                held=held_builds(env) if env.pinned_at else [],
             )
         )
     releases = {card.environment.pk: card.release for card in cards}

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from pipelines import audit, locks
+from pipelines import audit, locks, pins
 from pipelines.errors import (
     Conflict,
     DeploymentRunning,
@@ -135,6 +135,10 @@ def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
     """Once per build and environment; None when it waits, was skipped or went already."""
     if env.releases.filter(build=build, cause=ReleaseCause.AUTO_DEPLOY).exists():
         return None
+    if pins.is_pinned(env):
+        env.refresh_from_db(fields=["pinned_at", "pin_reason"])
+        pins.hold(env, build)
+        return None
     try:
         return request_deployment(
             env, build, cause=ReleaseCause.AUTO_DEPLOY, description=f"auto-deploy of {build.branch}"
@@ -230,13 +234,41 @@ def rollback(environment: Environment, version: str | int, *, by: AbstractBaseUs
         raise InvalidInput(f"v{number} is what {environment.name} serves now.", field="release")
     if earlier.artifact_id is None:
         raise InvalidInput(f"v{number} has no artifact to roll back to.", field="release")
-    return request_deployment(
-        environment,
-        earlier.build,
-        cause=ReleaseCause.ROLLBACK,
-        by=by,
-        description=f"rollback to v{number}",
-    )
+    with transaction.atomic():
+        deployment = request_deployment(
+            environment,
+            earlier.build,
+            cause=ReleaseCause.ROLLBACK,
+            by=by,
+            description=f"rollback to v{number}",
+        )
+        pins.pin(environment, by=by, reason=f"rolled back to v{number}")
+    return deployment
+
+
+def unpin(environment: Environment, *, by: AbstractBaseUser) -> Deployment | None:
+    """A lead lifts a rollback's pin; the newest build that waited deploys now (returned)."""
+    if not can_lead(by):
+        raise PermissionDenied(
+            f"{by.get_username()} may not unpin {environment.name}: that takes the lead role."
+        )
+    with transaction.atomic():
+        env = Environment.objects.select_for_update().get(pk=environment.pk)
+        if env.pinned_at is None:
+            raise Conflict(f"{env.name} is not pinned.")
+        waiting = pins.held_builds(env, limit=1)
+        pins.clear(env)
+        audit.record(
+            "unpinned",
+            f"{by.get_username()} unpinned {env.name} (pinned: {env.pin_reason})"
+            + (f"; {waiting[0].short_sha} deploys now" if waiting else ""),
+            pipeline=env.pipeline,
+            environment=env,
+            actor=by,
+        )
+        publish_after_commit(publish_board, env.pipeline_id)
+    env.refresh_from_db()
+    return _auto_deploy_to(env, waiting[0]) if waiting else None
 
 
 def cancel_deployment(deployment: Deployment, *, by: AbstractBaseUser) -> Deployment:

@@ -27,7 +27,7 @@ from django.utils import timezone
 from pipelines import signing
 from pipelines.errors import ReceiptNotReady
 from pipelines.models import AuditEvent, Deployment, LogLine, Promotion
-from pipelines.models.deployments import ACTIVE_STATUSES
+from pipelines.statuses import ACTIVE_STATUSES
 
 logger = logging.getLogger(__name__)
 

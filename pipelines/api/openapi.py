@@ -221,6 +221,28 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/api/v1/pipelines/{pipeline}/environments/{environment}/pin": {
+        "parameters": [PIPELINE_PARAM, ENVIRONMENT_PARAM],
+        "delete": {
+            "operationId": "unpinEnvironment",
+            "summary": "Unpin what a rollback pinned (lead): the newest waiting build deploys.",
+            "description": "409 when the environment is not pinned.",
+            "responses": {
+                "200": ok(
+                    "Unpinned.",
+                    obj(
+                        ["environment", "pin", "deployment"],
+                        {
+                            "environment": {"type": "string"},
+                            "pin": {"type": "null"},
+                            "deployment": {"type": ["object", "null"]},
+                        },
+                    ),
+                ),
+                **errors(*READ, "404", "409"),
+            },
+        },
+    },
 }
 
 PATHS.update(LOG_PATHS)  # pipelines/api/logs.py describes its own route

@@ -211,9 +211,31 @@ SCHEMAS: dict[str, Any] = {
             "candidate": nullable("Release") | {"description": "What promote_from runs now."},
             "deployment": nullable("Deployment") | {"description": "Queued or running."},
             "lock": nullable("Lock"),
+            "pin": nullable("Pin")
+            | {"description": "Pinned by a rollback: auto-deploy waits until a lead unpins."},
             "checklist": {"type": "array", "items": ref("ChecklistItem")},
             "checklist_state": nullable("ChecklistState")
             | {"description": "Promoted environments: whether each item counts, or why not."},
+        },
+    ),
+    "Pin": obj(
+        ["by", "since", "reason", "waiting"],
+        {
+            "by": NULLABLE_STRING,
+            "since": TIMESTAMP,
+            "reason": {"type": "string"},
+            "waiting": {
+                "type": "array",
+                "description": "Passing builds held back by the pin, newest first (at most 10).",
+                "items": obj(
+                    ["sha", "branch", "created_at"],
+                    {
+                        "sha": {"type": "string"},
+                        "branch": {"type": "string"},
+                        "created_at": TIMESTAMP,
+                    },
+                ),
+            },
         },
     ),
     "ChecklistState": obj(

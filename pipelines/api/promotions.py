@@ -4,8 +4,9 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-from pipelines import locks
+from pipelines import deploys, locks
 from pipelines.api.decorators import api_view
+from pipelines.api.deployments import deployment_json
 from pipelines.api.parsing import check_fields, json_object
 from pipelines.builds import get_pipeline
 from pipelines.errors import InvalidInput, NotFound
@@ -44,6 +45,21 @@ def environment_lock(request: HttpRequest, pipeline: str, environment: str) -> J
         raise InvalidInput("reason must be a string.", field="reason")
     created = locks.lock(found, env, by=request.user, reason=data["reason"])
     return JsonResponse({"environment": env.name, "lock": lock_json(created)})
+
+
+@api_view("DELETE")
+def environment_pin(request: HttpRequest, pipeline: str, environment: str) -> JsonResponse:
+    """A lead unpins an environment a rollback pinned; the newest waiting build deploys."""
+    found = get_pipeline(pipeline)
+    env = _environment(found, environment)
+    deployment = deploys.unpin(env, by=request.user)
+    return JsonResponse(
+        {
+            "environment": env.name,
+            "pin": None,
+            "deployment": deployment_json(deployment) if deployment else None,
+        }
+    )
 
 
 def promotion_json(deployment: Deployment) -> dict[str, Any]:

@@ -63,6 +63,7 @@ def _card_json(card: EnvironmentCard) -> dict[str, Any]:
         "candidate": _release_json(card.candidate) if env.promote_from_id else None,
         "deployment": _deployment_json(card.active_deployment),
         "lock": _lock_json(card.lock),
+        "pin": _pin_json(card),
         "checklist": [
             {
                 "key": item.key,
@@ -114,6 +115,21 @@ def _deployment_json(deployment: Deployment | None) -> dict[str, Any] | None:
         "status": deployment.status,
         "version": deployment.release.label,
         "sha": deployment.release.build.sha,
+    }
+
+
+def _pin_json(card: EnvironmentCard) -> dict[str, Any] | None:
+    env = card.environment
+    if env.pinned_at is None:
+        return None
+    return {
+        "by": env.pinned_by.get_username() if env.pinned_by else None,
+        "since": timestamp(env.pinned_at),
+        "reason": env.pin_reason,
+        "waiting": [
+            {"sha": b.sha, "branch": b.branch, "created_at": timestamp(b.created_at)}
+            for b in card.held
+        ],
     }
 
 

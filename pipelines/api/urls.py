@@ -23,6 +23,11 @@ urlpatterns = [
         name="environment-lock",
     ),
     path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/pin",
+        promotions.environment_pin,
+        name="environment-pin",
+    ),
+    path(
         "pipelines/<slug:pipeline>/environments/<slug:environment>/deployments",
         deployments.deployments,
         name="deployments",

@@ -20,7 +20,7 @@ from typing import Any
 from pipelines.cli.client import Client, CliError
 from pipelines.cli.deploy import add_deploy
 from pipelines.cli.logs import add_logs
-from pipelines.cli.promote import add_lock, add_promote, add_unlock
+from pipelines.cli.promote import add_lock, add_promote, add_unlock, add_unpin
 from pipelines.cli.push import add_push
 from pipelines.cli.status import add_status
 from pipelines.cli.verify import add_verify
@@ -32,6 +32,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_promote,
     add_lock,
     add_unlock,
+    add_unpin,
     add_deploy,
     add_verify,
 ]

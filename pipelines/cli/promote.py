@@ -66,3 +66,27 @@ def unlock(client: Client, args: argparse.Namespace) -> None:
     pipeline = pipeline_name(client, args.pipeline)
     client.request("DELETE", f"/pipelines/{pipeline}/environments/{args.environment}/lock")
     print(f"{args.environment} unlocked")
+
+
+def add_unpin(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "unpin",
+        help="unpin an environment a rollback pinned: auto-deploy goes on (lead)",
+        description="Unpin ENV; the newest passing build that waited deploys right away.",
+    )
+    parser.add_argument("environment", metavar="ENV")
+    parser.add_argument("--pipeline", help="the pipeline (default: the only one)")
+    parser.set_defaults(handler=unpin)
+
+
+def unpin(client: Client, args: argparse.Namespace) -> None:
+    pipeline = pipeline_name(client, args.pipeline)
+    answer = client.request("DELETE", f"/pipelines/{pipeline}/environments/{args.environment}/pin")
+    deployment = answer.get("deployment")
+    if deployment:
+        print(
+            f"{args.environment} unpinned: deploying {deployment['release']['sha'][:7]} as "
+            f"{deployment['release']['version']}: deployment #{deployment['id']}"
+        )
+    else:
+        print(f"{args.environment} unpinned: auto-deploy goes on (nothing was waiting)")

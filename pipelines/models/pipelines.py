@@ -49,6 +49,12 @@ class Environment(models.Model):
     waiting_build = models.ForeignKey(
         "pipelines.Build", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Pinned by a rollback: auto-deploy stops here until a lead unpins (pipelines/pins.py).
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    pin_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["pipeline", "position", "name"]
