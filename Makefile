@@ -28,11 +28,11 @@ migrate: $(VENV)/.installed
 	@$(BIN)/python manage.py migrate --no-input -v 0
 
 demo: migrate
-	@$(BIN)/python manage.py load_demo --url http://127.0.0.1:$(PORT)
+	@PATH="$$PATH:/usr/sbin" $(BIN)/python manage.py load_demo --url http://127.0.0.1:$(PORT)
 
 run: demo
 	@echo "Slipway is serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
-	@$(BIN)/daphne -b 127.0.0.1 -p $(PORT) dashboard.asgi:application
+	@PATH="$$PATH:/usr/sbin" $(BIN)/daphne -b 127.0.0.1 -p $(PORT) dashboard.asgi:application
 
 # Deployments on Celery (needs REDIS_URL, as the web server does). -B runs beat in the same
 # process: the reaper of stale deployments (several such workers only reap more often).

@@ -20,10 +20,13 @@ import requests
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 
+from dashboard.demo_router import demo_config
 from pipelines.artifacts import store_artifact
 from pipelines.builds import attach_artifact, record_build
-from pipelines.config import load_pipeline_file
+from pipelines.config import PipelineConfig
+from pipelines.config.apply import load_config
 from pipelines.deploys import request_deployment
+from pipelines.drivers.blue_green import slots_of
 from pipelines.drivers.local import CURRENT, target_path
 from pipelines.flag_keys import create_flag_key
 from pipelines.models import Build, Environment, FlagKey, Pipeline, ReleaseCause
@@ -84,8 +87,11 @@ def sampleapp_artifact(sha: str, message: str, replace: dict[str, bytes] | None 
     return gzip.compress(buffer.getvalue(), mtime=0)
 
 
-def ensure_demo_pipeline(slipway_url: str = "http://127.0.0.1:8000") -> Pipeline:
-    pipeline = load_pipeline_file(DEMO_PIPELINE)
+def ensure_demo_pipeline(
+    slipway_url: str = "http://127.0.0.1:8000", config: PipelineConfig | None = None
+) -> Pipeline:
+    """The webshop pipeline (`config`: as demo_router.demo_config made it) with its builds."""
+    pipeline = load_config(config or demo_config(DEMO_PIPELINE, nginx=False))
     for env in pipeline.environments.filter(driver="local", flags__isnull=False).distinct():
         ensure_flags_file(env, slipway_url)
     for sha, branch, message, author, (passed, failed, skipped), coverage in DEMO_BUILDS:
@@ -145,6 +151,8 @@ def ensure_serving(env: Environment) -> str:
     """Restart a local environment's app if it does not answer with its current commit."""
     cfg = env.driver_settings
     release = env.current_release
+    if slots_of(env):
+        return _ensure_slots_serving(env)
     if env.driver != "local" or release is None or not cfg.get("health_url"):
         return ""
     sha = release.build.sha
@@ -158,10 +166,35 @@ def ensure_serving(env: Environment) -> str:
     return f"{env.name} {state} {sha[:7]} at {cfg['health_url']} (restarted)"
 
 
+def _ensure_slots_serving(env: Environment) -> str:
+    """Blue-green: restart each slot that holds a release but does not answer with it."""
+    cfg = env.driver_settings
+    restarted = []
+    for slot in slots_of(env):
+        url = cfg["health_url"].replace("{port}", str(slot.port))
+        if slot.sha is None or _reports(url, slot.sha):
+            continue
+        command = cfg["restart_command"].replace("{port}", str(slot.port))
+        directory = target_path(cfg["path"]) / slot.name
+        if (directory / CURRENT).exists():
+            subprocess.run(command, shell=True, cwd=directory, check=False)
+            restarted.append(slot.name)
+    return f"{env.name}: restarted {', '.join(restarted)}" if restarted else ""
+
+
 def serving_report(pipeline: Pipeline) -> list[str]:
     lines = []
     for env in pipeline.environments.select_related("current_release__build"):
         cfg, release = env.driver_settings, env.current_release
+        if release and slots_of(env):
+            url = cfg["router_health_url"]
+            ok = _reports(url, release.build.sha)
+            state = "serves" if ok else "does NOT answer with"
+            live = next((slot.name for slot in slots_of(env) if slot.live), "no slot")
+            lines.append(
+                f"{env.name:<5} {state} {release.build.short_sha} at {url} (nginx → {live})"
+            )
+            continue
         if env.driver == "local" and release and cfg.get("health_url"):
             ok = _reports(cfg["health_url"], release.build.sha)
             state = "serves" if ok else "does NOT answer with"

@@ -1,0 +1,64 @@
+"""The demo's live environment: blue-green behind the nginx `make run` starts, or the plain
+local driver without nginx. Run here on free ports in a temporary directory (never 8103)."""
+
+import subprocess
+
+import pytest
+import requests
+
+from dashboard.demo import DEMO_PIPELINE, ensure_flags_file
+from dashboard.demo_router import demo_config, ensure_router, nginx_binary
+from pipelines.config.apply import load_config
+from pipelines.deploys import request_deployment
+from pipelines.models import DeploymentStatus
+from pipelines.runner.run import run_deployment
+from tests.deploying import free_port, sample_build, stop_app
+from tests.services import need
+
+
+def test_without_nginx_live_is_the_plain_local_driver_on_the_routers_port():
+    live = demo_config(DEMO_PIPELINE, nginx=False).environments[-1]
+    assert live.name == "live" and "strategy" not in live.driver_settings
+    assert live.driver_settings["health_url"] == "http://127.0.0.1:8103/__version__"
+    assert "--port 8103" in live.driver_settings["restart_command"]
+    assert "--flags flags.json" in live.driver_settings["restart_command"]
+
+
+@pytest.fixture
+def demo(tmp_path, slipway_server, fast_runner, held_deployments):
+    """The demo pipeline moved to free ports under tmp_path, its nginx started."""
+    nginx = nginx_binary()
+    need(nginx is not None, "nginx is not installed (apt-get install nginx)")
+    ports = {port: free_port() for port in (8101, 8102, 8103, 8113, 8123)}
+    var = tmp_path / "var"
+    config = demo_config(DEMO_PIPELINE, nginx=True, ports=ports, var=str(var))
+    note = ensure_router(config, nginx, var / "nginx")
+    try:
+        pipeline = load_config(config)
+        live = pipeline.environments.get(name="live")
+        ensure_flags_file(live, slipway_server.url)
+        yield live, f"http://127.0.0.1:{ports[8103]}", note
+    finally:
+        quit_nginx = [nginx, "-p", str(var / "nginx"), "-c", "nginx.conf", "-s", "quit"]
+        subprocess.run(quit_nginx, check=False)
+        for slot in ("blue", "green"):
+            stop_app(var / "targets" / "live" / slot)
+
+
+def get(url: str) -> requests.Response:
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.get(url, timeout=10)
+
+
+def test_the_demos_live_runs_blue_green_behind_its_nginx_with_gift_cards_for_qa(demo):
+    live, router, note = demo
+    assert note.startswith(f"live: blue-green behind nginx on {router}/")
+    first, second = sample_build(live.pipeline, "First"), sample_build(live.pipeline, "Second")
+    for build in (first, second):
+        deployment = run_deployment(request_deployment(live, build, cause="manual").pk)
+        assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
+        assert get(router + "/__version__").json()["sha"] == build.sha
+
+    assert 'id="gift-cards"' in get(router + "/?user=quinn&groups=qa").text
+    assert 'id="gift-cards"' not in get(router + "/?user=carl").text
