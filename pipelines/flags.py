@@ -8,7 +8,7 @@ The OFREP endpoints (pipelines/api/ofrep.py) and the flags page both come throug
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -50,13 +50,8 @@ class Rules:
     percentage: int = 0
 
     def as_data(self) -> dict[str, Any]:
-        return {
-            "description": self.description,
-            "default": self.default,
-            "users": list(self.users),
-            "groups": list(self.groups),
-            "percentage": self.percentage,
-        }
+        """As FeatureFlag.rules() gives them (lists, JSON-ready)."""
+        return {**asdict(self), "users": list(self.users), "groups": list(self.groups)}
 
 
 def rules_problem(field: str, value: Any) -> str | None:

@@ -1,5 +1,7 @@
 from django.db import models
 
+RULE_FIELDS = ("description", "default", "users", "groups", "percentage")
+
 
 class FeatureFlag(models.Model):
     """An on/off feature of one environment, evaluated for each user (docs/feature-flags.md).
@@ -35,13 +37,8 @@ class FeatureFlag(models.Model):
         return f"{self.environment}/{self.key}"
 
     def rules(self) -> dict:
-        return {
-            "description": self.description,
-            "default": self.default,
-            "users": list(self.users),
-            "groups": list(self.groups),
-            "percentage": self.percentage,
-        }
+        """What the page and pipeline.toml set, as the audit log records it."""
+        return {name: getattr(self, name) for name in RULE_FIELDS}
 
 
 class FlagKey(models.Model):
