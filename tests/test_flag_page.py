@@ -134,3 +134,21 @@ def test_create_flag_key_prints_the_key_once_and_stores_only_its_hash(pipeline):
     assert AuditEvent.objects.filter(action="flag_key_revoked").exists()
     with pytest.raises(CommandError, match="has no environment 'prod'"):
         call_command("create_flag_key", "webshop", "prod")
+
+
+def test_the_admin_revokes_selected_flag_keys(users, client, pipeline):
+    from pipelines.flag_keys import create_flag_key
+
+    lead = users["lead"]
+    lead.is_staff = lead.is_superuser = True
+    lead.save()
+    client.force_login(lead)
+    key, _ = create_flag_key(pipeline.environments.get(name="live"))
+    response = client.post(
+        "/admin/pipelines/flagkey/", {"action": "revoke", "_selected_action": [key.pk]}
+    )
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    event = AuditEvent.objects.get(action="flag_key_revoked")
+    assert event.actor == lead
