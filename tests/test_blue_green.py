@@ -20,9 +20,9 @@ from tests.nginx import _nginx_binary, start_nginx
 # nginx's reload starts new workers and lets the old ones accept for about 100 ms more
 # (the master waits that long before telling them to stop), so one client's requests must
 # be further apart than that to see "old, then new" and never "old, new, old". Many such
-# clients at once make the load: 12 clients, 4 requests a second each.
-CLIENTS = 12
-CLIENT_INTERVAL = 0.25
+# clients at once make the load: 16 clients, 2.5 requests a second each.
+CLIENTS = 16
+CLIENT_INTERVAL = 0.4
 LOAD_MAX_SECONDS = 60  # the generator stops by itself, whatever happens to the test
 LOAD_MAX_REQUESTS = 2000  # per client
 
