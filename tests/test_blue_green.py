@@ -306,6 +306,7 @@ def test_with_mirroring_the_idle_slot_receives_a_copy_of_live_traffic(
     first = sample_build(pipeline, "Logs requests", **{"app.py": talkative})
     second = sample_build(pipeline, "Live one")
     assert deploy(live, first).status == DeploymentStatus.SUCCEEDED
+    assert "mirror" not in router.upstream.read_text()  # one slot: nothing to copy to yet
     assert deploy(live, second).status == DeploymentStatus.SUCCEEDED  # blue is idle now
 
     status, body = router.get("/?mirror-check=42")
@@ -317,3 +318,25 @@ def test_with_mirroring_the_idle_slot_receives_a_copy_of_live_traffic(
         time.sleep(0.05)
     assert b"GET /?mirror-check=42 HTTP" in idle_log.read_bytes()
     assert "mirror /__slipway_mirror;" in router.upstream.read_text()
+
+
+def test_a_switch_cut_short_is_finished_and_the_live_slot_is_never_deployed_over(
+    live, target, router
+):
+    first, second = sample_build(live.pipeline, "First"), sample_build(live.pipeline, "Second")
+    assert deploy(live, first).status == DeploymentStatus.SUCCEEDED
+    assert deploy(live, second).status == DeploymentStatus.SUCCEEDED
+    # Power cut after the upstream file was written, before slots.json was.
+    state = slots(target) | {"live": "blue"}
+    (target / "slots.json").write_text(json.dumps(state))
+    green_pid = (target / "green" / "app.pid").read_text()
+
+    third = sample_build(live.pipeline, "Third")
+    load, deployment = under_load(router, lambda: deploy(live, third))
+
+    assert deployment.status == DeploymentStatus.SUCCEEDED, log_of(deployment)
+    assert "finishing the switch that was cut short" in log_of(deployment)
+    assert (target / "green" / "app.pid").read_text() == green_pid  # live was not touched
+    assert slots(target)["live"] == "blue" and router.served_sha() == third.sha
+    assert load.failures == []
+    assert load.flips() == {((second.short_sha, third.short_sha),)}, load.flips()

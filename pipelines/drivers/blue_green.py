@@ -13,6 +13,7 @@ the switch leaves traffic where it was; a failed reload puts the old upstream fi
 
 import json
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -145,6 +146,12 @@ class BlueGreenDriver(LocalDriver):
         super().__init__(ctx)
         self.base = self.target
         self.state = read_state(self.base)
+        # What the upstream file routes to wins over slots.json: a switch cut short after
+        # the reload (power cut) left slots.json behind; `reconcile` finishes it.
+        self.routed = self.routed_slot()
+        self.interrupted = self.routed is not None and self.routed != self.state.live
+        if self.interrupted:
+            self.state.live = self.routed
         self.slot = self.state.idle()  # where this release goes
         self.port = self.slot_port(self.slot)
         self.target = self.base / self.slot
@@ -154,7 +161,9 @@ class BlueGreenDriver(LocalDriver):
         digest = ctx.release.artifact.digest if ctx.release.artifact else None
         # The idle slot already holds this artifact (a rollback, say): no unpacking, no
         # release command; the start step only restarts it if it no longer answers.
-        self.holds_release = bool(digest) and held.get("digest") == digest
+        self.holds_release = (
+            bool(digest) and held.get("digest") == digest and (self.target / CURRENT).is_symlink()
+        )
         self.read_only = False
         self.upstream_before: str | None = None  # the upstream file before a switch
 
@@ -170,6 +179,23 @@ class BlueGreenDriver(LocalDriver):
 
     def uses(self, step: str) -> bool:
         return step in self.steps()
+
+    def run_step(self, step: str) -> None:
+        if self.interrupted:
+            self.reconcile()
+        super().run_step(step)
+
+    def reconcile(self) -> None:
+        """The upstream file routes to a slot slots.json does not call live: a switch was
+        cut short (its file written, maybe not reloaded). That slot passed its health check
+        before the file was written, so the switch is finished: reload, then record it."""
+        self.ctx.note(
+            f"{self.upstream_file()} routes to {self.routed}, slots.json did not say so: "
+            "finishing the switch that was cut short."
+        )
+        run_command(self.ctx, self.setting("reload_command"), cwd=self.base, env=self.env())
+        write_atomically(self.base / STATE_FILE, json.dumps(self.state.as_data(), indent=2))
+        self.interrupted = False
 
     # --- steps --------------------------------------------------------------------------
     def start_idle_slot(self) -> None:
@@ -205,12 +231,9 @@ class BlueGreenDriver(LocalDriver):
         upstream = self.upstream_file()
         self.upstream_before = upstream.read_text() if upstream.exists() else ""
         idle_port = self.slot_port(self.state.live) if self.state.live else self.port
-        text = nginx_snippet(
-            str(self.ctx.environment),
-            self.port,
-            idle_port,
-            mirror=bool(self.settings.get("mirror")),
-        )
+        # Nothing to mirror to before there are two slots.
+        mirror = bool(self.settings.get("mirror")) and self.state.live is not None
+        text = nginx_snippet(str(self.ctx.environment), self.port, idle_port, mirror=mirror)
         write_atomically(upstream, text)
         self.ctx.note(f"{upstream}: traffic to {self.slot} on port {self.port}.")
         run_command(self.ctx, self.setting("reload_command"), cwd=self.base, env=self.env())
@@ -278,6 +301,16 @@ class BlueGreenDriver(LocalDriver):
 
     def upstream_file(self) -> Path:
         return target_path(self.setting("upstream_file"))
+
+    def routed_slot(self) -> str | None:
+        """The slot whose port the upstream file's first proxy_pass names, if any."""
+        try:
+            text = self.upstream_file().read_text()
+        except (OSError, UnicodeDecodeError):
+            return None
+        match = re.search(r"proxy_pass http://127\.0\.0\.1:(\d+);", text)
+        ports = {self.slot_port(slot): slot for slot in SLOTS}
+        return ports.get(int(match.group(1))) if match else None
 
     def answers(self) -> bool:
         with requests.Session() as session:
