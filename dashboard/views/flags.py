@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from dashboard.access import viewer_required
+from dashboard.views.lookups import environment_or_404
 from pipelines.errors import InvalidInput, PermissionDenied, SlipwayError
 from pipelines.flags import Rules, checked_rules, create_flag, describe, split_names, update_flag
 from pipelines.models import Environment
@@ -18,13 +19,13 @@ from pipelines.roles import can_edit_flags
 
 @viewer_required
 def flag_list(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
-    return _page(request, _environment(pipeline, environment))
+    return _page(request, environment_or_404(pipeline, environment))
 
 
 @require_POST
 @viewer_required
 def flag_create(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
-    env = _environment(pipeline, environment)
+    env = environment_or_404(pipeline, environment)
     key = request.POST.get("key", "").strip()
     try:
         create_flag(env, key, _rules(request.POST), by=request.user)
@@ -37,7 +38,7 @@ def flag_create(request: HttpRequest, pipeline: str, environment: str) -> HttpRe
 @require_POST
 @viewer_required
 def flag_update(request: HttpRequest, pipeline: str, environment: str, key: str) -> HttpResponse:
-    env = _environment(pipeline, environment)
+    env = environment_or_404(pipeline, environment)
     flag = get_object_or_404(env.flags, key=key)
     try:
         changed = update_flag(flag, _rules(request.POST), by=request.user)
@@ -104,12 +105,6 @@ def _rules(form: QueryDict) -> Rules:
         users=split_names(form.get("users", "")),
         groups=split_names(form.get("groups", "")),
         percentage=percentage,
-    )
-
-
-def _environment(pipeline: str, environment: str) -> Environment:
-    return get_object_or_404(
-        Environment.objects.select_related("pipeline"), pipeline__name=pipeline, name=environment
     )
 
 
