@@ -62,3 +62,37 @@ def test_the_demos_live_runs_blue_green_behind_its_nginx_with_gift_cards_for_qa(
 
     assert 'id="gift-cards"' in get(router + "/?user=quinn&groups=qa").text
     assert 'id="gift-cards"' not in get(router + "/?user=carl").text
+
+
+def test_load_demo_starts_nginx_and_live_serves_through_it(
+    tmp_path, transactional_db, settings, fast_runner, monkeypatch
+):
+    """`make run`'s demo command, as it is, on free ports under tmp_path."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from dashboard.demo import NEWER, OLDER
+    from dashboard.management.commands import load_demo
+
+    nginx = nginx_binary()
+    need(nginx is not None, "nginx is not installed (apt-get install nginx)")
+    settings.SLIPWAY_ARTIFACT_DIR = tmp_path / "artifacts"
+    ports = {port: free_port() for port in (8101, 8102, 8103, 8113, 8123)}
+    var = tmp_path / "var"
+    moved = lambda path, nginx: demo_config(path, nginx=nginx, ports=ports, var=str(var))  # noqa: E731
+    monkeypatch.setattr(load_demo, "demo_config", moved)
+    monkeypatch.setattr(load_demo, "NGINX_DIR", str(var / "nginx"))
+    out = StringIO()
+    try:
+        call_command("load_demo", url="http://127.0.0.1:9", stdout=out)
+        router = f"http://127.0.0.1:{ports[8103]}"
+        assert f"live: blue-green behind nginx on {router}/" in out.getvalue()
+        assert f"live  serves {OLDER[:7]} at {router}/__version__ (nginx → blue)" in out.getvalue()
+        assert get(router + "/__version__").json()["sha"] == OLDER
+        assert f"uat   serves {NEWER[:7]}" in out.getvalue()  # one build ahead of live
+    finally:
+        quit_nginx = [nginx, "-p", str(var / "nginx"), "-c", "nginx.conf", "-s", "quit"]
+        subprocess.run(quit_nginx, check=False)
+        for target in ("dev", "uat", "live/blue", "live/green"):
+            stop_app(var / "targets" / target)
