@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from dashboard.views import (
     audit,
+    badges,
     deploy_actions,
     environments,
     flags,
@@ -37,6 +38,18 @@ urlpatterns = [
         flags.flag_update,
         name="flag-update",
     ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/badge.svg",
+        badges.badge_svg,
+        name="badge-svg",
+    ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/badge.json",
+        badges.badge_json,
+        name="badge-json",
+    ),
+    # The badge's first address (DESIGN's): the same badge.
+    path("badges/<slug:pipeline>/<slug:environment>.svg", badges.badge_svg),
     path("pipelines/<slug:pipeline>/audit/", audit.audit_log, name="audit"),
     path("pipelines/<slug:pipeline>/freeze", promotion.freeze, name="pipeline-freeze"),
     path("pipelines/<slug:pipeline>/unfreeze", promotion.unfreeze, name="pipeline-unfreeze"),

@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from dashboard.access import viewer_required
+from dashboard.views.badges import badge_links
 from dashboard.views.lookups import environment_or_404
 from pipelines.roles import can_deploy, can_lead
 
@@ -27,5 +28,6 @@ def environment_detail(request: HttpRequest, pipeline: str, environment: str) ->
         "deployable_builds": env.pipeline.builds.filter(artifact__isnull=False)[:DEPLOYABLE_BUILDS],
         "releases": Paginator(releases, PAGE_SIZE).get_page(request.GET.get("releases")),
         "deployments": Paginator(deployments, PAGE_SIZE).get_page(request.GET.get("deployments")),
+        "badge": badge_links(request, env),
     }
     return render(request, "dashboard/environment.html", context)

@@ -103,6 +103,7 @@ def apply_pipeline(config: PipelineConfig) -> LoadReport:
         report = LoadReport(pipeline=pipeline, source=config.source, pipeline_created=created)
         values = {"repository_url": config.repository_url}
         values["notifications"] = [dict(target) for target in config.notifications]
+        values["public_badges"] = config.public_badges
         if _assign(pipeline, **values):
             report.pipeline_updated = True
             pipeline.save()

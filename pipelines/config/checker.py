@@ -83,6 +83,7 @@ class Checker:
             repository_url=repository_url,
             environments=self.environments(data.get("environments")),
             notifications=self.notifications(pipeline.get("notifications", [])),
+            public_badges=self.boolean(where, pipeline, "public_badges"),
         )
 
     def notifications(self, tables: Any) -> tuple[dict[str, str], ...]:
@@ -399,6 +400,9 @@ class Checker:
         if max_length and len(value) > max_length:
             self.fail(where, f"{key} is longer than {max_length} characters", key=key)
         return value
+
+    def boolean(self, where: _Where, table: dict[str, Any], key: str) -> bool:
+        return self.typed(where, table, key, (bool,)) if key in table else False
 
     def slug(self, where: _Where, table: dict[str, Any], key: str) -> str:
         value = self.string(where, table, key, required=True, max_length=64)

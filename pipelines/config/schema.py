@@ -11,7 +11,7 @@ SLUG_RE = re.compile(r"[-a-zA-Z0-9_]+")
 ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ROOT_KEYS = ("pipeline", "environments")
-PIPELINE_KEYS = ("name", "repository_url", "notifications")
+PIPELINE_KEYS = ("name", "repository_url", "notifications", "public_badges")
 # [[pipeline.notifications]]: kind → the keys it takes (pipelines/notifications.py sends them).
 NOTIFICATION_KEYS = {
     "slack": ("kind", "url"),
@@ -101,3 +101,4 @@ class PipelineConfig:
     repository_url: str
     environments: tuple[EnvironmentConfig, ...]
     notifications: tuple[dict[str, str], ...] = ()
+    public_badges: bool = False

@@ -11,6 +11,8 @@ class Pipeline(models.Model):
     # Where deploy and promotion news goes: [[pipeline.notifications]] of pipeline.toml, as
     # {"kind": "slack"|"webhook"|"email", "url"/"to", "secret_env"} (pipelines/notifications.py).
     notifications = models.JSONField(default=list, blank=True)
+    # Status badges (and the cctray feed) of this pipeline may be read without logging in.
+    public_badges = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,107 @@
+"""What watchers outside the dashboard see of each environment: status badges and the cctray
+feed (docs/insight.md). One read model, one rule for "how did the last deployment go"."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+
+from pipelines.models import Deployment, DeploymentStatus, Environment, Pipeline, Release
+from pipelines.models.deployments import ACTIVE_STATUSES
+
+# A cancelled deployment changed nothing: the state is that of the one before it.
+COUNTED = [s for s in DeploymentStatus.values if s != DeploymentStatus.CANCELLED]
+FAILED = (DeploymentStatus.FAILED, DeploymentStatus.INTERRUPTED)
+
+
+class State:
+    NONE = "none"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class EnvironmentStatus:
+    environment: Environment
+    # What serves there now (its deployment succeeded).
+    release: Release | None
+    # The newest deployment that was not cancelled, and the newest one of those that ended.
+    last: Deployment | None
+    last_finished: Deployment | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.environment.pipeline.name}/{self.environment.name}"
+
+    @property
+    def state(self) -> str:
+        if self.last is None:
+            return State.NONE
+        if self.last.status in ACTIVE_STATUSES:
+            return State.RUNNING
+        return State.FAILED if self.last.status in FAILED else State.SUCCEEDED
+
+    @property
+    def building(self) -> bool:
+        return self.last is not None and self.last.status in ACTIVE_STATUSES
+
+    @property
+    def serving(self) -> str:
+        """ "v12 · 93f4021", or "nothing deployed"."""
+        if self.release is None:
+            return "nothing deployed"
+        return f"{self.release.label} · {self.release.build.short_sha}"
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return self.last_finished.finished_at if self.last_finished else None
+
+
+def environment_statuses(pipelines: list[Pipeline]) -> list[EnvironmentStatus]:
+    """Every environment of `pipelines`, in board order, in two queries whatever their number."""
+    return _statuses(Environment.objects.filter(pipeline__in=pipelines))
+
+
+def environment_status(environment: Environment) -> EnvironmentStatus:
+    return _statuses(Environment.objects.filter(pk=environment.pk))[0]
+
+
+def _statuses(environments: QuerySet[Environment]) -> list[EnvironmentStatus]:
+    environments = list(
+        environments.select_related("pipeline", "current_release__build").order_by(
+            "pipeline__name", "position", "name"
+        )
+    )
+    newest = (
+        Deployment.objects.filter(environment__in=environments, status__in=COUNTED)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=F("environment_id"),
+                order_by=(F("created_at").desc(), F("id").desc()),
+            )
+        )
+        # At most one deployment runs per environment and queued ones wait behind it, so the
+        # newest that ended is among the few newest.
+        .filter(rank__lte=4)
+        .select_related("release__build")
+        .order_by("environment_id", "rank")
+    )
+    recent: dict[int, list[Deployment]] = {}
+    for deployment in newest:
+        recent.setdefault(deployment.environment_id, []).append(deployment)
+    statuses = []
+    for env in environments:
+        deployments = recent.get(env.pk, [])
+        finished = [d for d in deployments if d.status not in ACTIVE_STATUSES]
+        statuses.append(
+            EnvironmentStatus(
+                environment=env,
+                release=env.current_release,
+                last=deployments[0] if deployments else None,
+                last_finished=finished[0] if finished else None,
+            )
+        )
+    return statuses
