@@ -20,7 +20,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 		echo "Install one (e.g. 'pyenv install 3.12' or 'apt-get install python3.12 python3.12-venv') and run make again."; \
 		exit 1; fi
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
@@ -84,7 +84,8 @@ $(FUZZ_VENV)/.installed:
 fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed
 	$(BIN)/python scripts/fuzz_api.py --schemathesis $(FUZZ_VENV)/bin/schemathesis
 
-# Re-pin dependencies after editing pyproject.toml.
+# Re-pin dependencies after editing pyproject.toml. The lock holds every package installed
+# (hence --no-deps above): [tool.uv] override-dependencies in pyproject.toml leaves some out.
 lock: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -o requirements.lock

@@ -4,6 +4,7 @@ from django.urls import include, path
 from dashboard.views import (
     audit,
     badges,
+    cctray,
     deploy_actions,
     environments,
     flags,
@@ -50,6 +51,8 @@ urlpatterns = [
     ),
     # The badge's first address (DESIGN's): the same badge.
     path("badges/<slug:pipeline>/<slug:environment>.svg", badges.badge_svg),
+    path("cc.xml", cctray.feed, name="cctray"),
+    path("pipelines/<slug:pipeline>/cc.xml", cctray.pipeline_feed, name="pipeline-cctray"),
     path("pipelines/<slug:pipeline>/audit/", audit.audit_log, name="audit"),
     path("pipelines/<slug:pipeline>/freeze", promotion.freeze, name="pipeline-freeze"),
     path("pipelines/<slug:pipeline>/unfreeze", promotion.unfreeze, name="pipeline-unfreeze"),
