@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch
 
 from pipelines.checklist import ChecklistState, active_items_with_latest_signoff, evaluate
 from pipelines.drivers.blue_green import Slot, slots_of
@@ -17,6 +17,7 @@ from pipelines.models import (
     Release,
 )
 from pipelines.pins import held_builds
+from pipelines.quality import QualityDiff, builds_between, diff_releases
 from pipelines.repository import commit_url, compare_url
 from pipelines.statuses import ACTIVE_STATUSES
 
@@ -42,6 +43,8 @@ class EnvironmentCard:
     candidate_compare_url: str | None = None
     # Pinned by a rollback: the passing builds waiting for a lead to unpin, newest first.
     held: list[Build] = field(default_factory=list)
+    # …and how its tests and coverage compare with what runs here (the quality diff).
+    quality: QualityDiff | None = None
 
     @property
     def build(self) -> Build | None:
@@ -100,6 +103,7 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
         if card.environment.promote_from_id:
             card.candidate = releases.get(card.environment.promote_from_id)
             card.checklist_state = evaluate(card.environment, card.checklist, card.candidate)
+            card.quality = diff_releases(card.environment, card.release, card.candidate)
     _count_builds_ahead(pipeline, cards)
     by_pk = {card.environment.pk: card for card in cards}
     for card in cards:
@@ -130,14 +134,7 @@ def _count_builds_ahead(pipeline: Pipeline, cards: list[EnvironmentCard]) -> Non
         card.compare_url = (
             compare_url(pipeline.repository_url, base.sha, head.sha) if head != base else None
         )
-        counts[f"env_{card.environment.pk}"] = Count(
-            "pk",
-            filter=Q(
-                branch=head.branch,
-                created_at__gt=base.created_at,
-                created_at__lte=head.created_at,
-            ),
-        )
+        counts[f"env_{card.environment.pk}"] = Count("pk", filter=builds_between(base, head))
     if not counts:
         return
     totals = Build.objects.filter(pipeline=pipeline).aggregate(**counts)

@@ -20,3 +20,17 @@ def integral(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def signed(value: Any) -> str:
+    """A change with its sign always written: "+0.7", "−3" (a true minus), "±0"; "" for None.
+    Decimals and floats to two places at most, trailing zeros dropped."""
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        text = f"{value:+d}"
+    else:
+        text = f"{value:+.2f}".rstrip("0").rstrip(".")
+    if text in {"+0", "-0"}:
+        return "±0"
+    return text.replace("-", "−")

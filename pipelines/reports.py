@@ -5,7 +5,7 @@ The XML comes from outside, so it is parsed with defusedxml: entity declarations
 Every problem becomes an InvalidInput naming the report, so the API answers 422.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import Element, ParseError
 
@@ -19,6 +19,15 @@ from pipelines import audit
 from pipelines.builds import set_coverage, set_test_results
 from pipelines.errors import InvalidInput
 from pipelines.models import Build
+from pipelines.test_outcomes import (
+    FAILED,
+    MAX_CASES,
+    PASSED,
+    SKIPPED,
+    Outcomes,
+    merge_outcome,
+    store_outcomes,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,8 @@ class CaseCounts:
     passed: int
     failed: int
     skipped: int
+    # Each case's outcome by name, for the quality diff (pipelines/test_outcomes.py).
+    cases: Outcomes = field(default_factory=dict, compare=False)
 
 
 def apply_reports(
@@ -46,6 +57,7 @@ def apply_reports(
             set_test_results(
                 build, passed=counts.passed, failed=counts.failed, skipped=counts.skipped, by=by
             )
+            store_outcomes(build, counts.cases)
         if percent is not None:
             set_coverage(build, percent, by=by)
         figures = []
@@ -80,15 +92,28 @@ def parse_junit(data: bytes) -> CaseCounts:
             field="junit",
         ) from None
     passed = failed = skipped = 0
+    cases: Outcomes = {}
     for suite in report:
         for case in suite:
             if case.is_failure or case.is_error:
-                failed += 1
+                failed, outcome = failed + 1, FAILED
             elif case.is_skipped:
-                skipped += 1
+                skipped, outcome = skipped + 1, SKIPPED
             else:
-                passed += 1
-    return CaseCounts(passed=passed, failed=failed, skipped=skipped)
+                passed, outcome = passed + 1, PASSED
+            if passed + failed + skipped > MAX_CASES:
+                raise InvalidInput(
+                    f"junit has more than {MAX_CASES} test cases; Slipway keeps at most that many.",
+                    field="junit",
+                )
+            merge_outcome(cases, _case_name(suite, case), outcome)
+    return CaseCounts(passed=passed, failed=failed, skipped=skipped, cases=cases)
+
+
+def _case_name(suite, case) -> str:
+    """ "tests.test_cart.CartTest::test_total", as pytest and most runners name classname."""
+    owner = case.classname or suite.name or ""
+    return f"{owner}::{case.name}" if owner else str(case.name or "")
 
 
 def parse_cobertura(data: bytes) -> Decimal:

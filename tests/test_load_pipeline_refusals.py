@@ -24,7 +24,8 @@ BAD_FILES = {
     "unknown_pipeline_key": (
         ("repository_url =", "repository ="),
         3,
-        '[pipeline]: unknown key "repository" (allowed: name, repository_url, notifications, public_badges)',
+        '[pipeline]: unknown key "repository" '
+        "(allowed: name, repository_url, notifications, public_badges)",
         "repository",
     ),
     "unknown_environment_key": (

@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from pipelines.api.decorators import api_view
 from pipelines.api.deployments import PATHS as DEPLOYMENT_PATHS
+from pipelines.api.insight import PATHS as INSIGHT_PATHS
 from pipelines.api.logs import PATHS as LOG_PATHS
 from pipelines.api.openapi_schemas import (
     ENVIRONMENT_PARAM,
@@ -248,6 +249,7 @@ PATHS: dict[str, Any] = {
 PATHS.update(LOG_PATHS)  # pipelines/api/logs.py describes its own route
 PATHS.update(DEPLOYMENT_PATHS)  # as does pipelines/api/deployments.py
 PATHS.update(RECEIPT_PATHS)  # and pipelines/api/receipts.py
+PATHS.update(INSIGHT_PATHS)  # pipelines/api/insight.py
 
 DESCRIPTION = """Slipway's REST API. Authenticate with `Authorization: Bearer <token>`
 (`python manage.py create_token USERNAME`). A token acts with its user's roles: any role may

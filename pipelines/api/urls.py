@@ -2,7 +2,16 @@
 
 from django.urls import path, re_path
 
-from pipelines.api import artifacts, builds, deployments, openapi, promotions, receipts, status
+from pipelines.api import (
+    artifacts,
+    builds,
+    deployments,
+    insight,
+    openapi,
+    promotions,
+    receipts,
+    status,
+)
 from pipelines.api.logs import deployment_log
 
 app_name = "api"
@@ -17,6 +26,11 @@ urlpatterns = [
         "pipelines/<slug:pipeline>/builds/<str:sha>/artifact", artifacts.artifact, name="artifact"
     ),
     path("pipelines/<slug:pipeline>/promotions", promotions.promotions, name="promotions"),
+    path(
+        "pipelines/<slug:pipeline>/promotions/preview",
+        insight.promotion_preview,
+        name="promotion-preview",
+    ),
     path(
         "pipelines/<slug:pipeline>/environments/<slug:environment>/lock",
         promotions.environment_lock,

@@ -1,9 +1,11 @@
 """`slipway promote`, `lock` and `unlock`: the lead's commands."""
 
 import argparse
+from urllib.parse import urlencode
 
-from pipelines.cli.client import Client, pipeline_name
+from pipelines.cli.client import Client, CliError, pipeline_name
 from pipelines.cli.logs import follow_to_end
+from pipelines.numbers import signed
 
 
 def add_promote(subparsers: argparse._SubParsersAction) -> None:
@@ -17,11 +19,24 @@ def add_promote(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pipeline", help="the pipeline (default: the only one)")
     parser.add_argument("--digest", help="refuse unless SOURCE runs this artifact (sha256:…)")
     parser.add_argument("--follow", action="store_true", help="print the deploy log as it runs")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="promote nothing: show what it would change (coverage, tests, commits)",
+    )
     parser.set_defaults(handler=promote)
 
 
 def promote(client: Client, args: argparse.Namespace) -> None:
     pipeline = pipeline_name(client, args.pipeline)
+    if args.dry_run:
+        preview = client.get(
+            f"/pipelines/{pipeline}/promotions/preview?{urlencode({'to': args.target})}"
+        )
+        if preview["from"] != args.source:
+            raise CliError(f"{args.target} is promoted from {preview['from']}, not {args.source}.")
+        print(describe_preview(preview))
+        return
     body = {"from": args.source, "to": args.target}
     if args.digest:
         body["digest"] = args.digest
@@ -32,6 +47,59 @@ def promote(client: Client, args: argparse.Namespace) -> None:
     )
     if args.follow:
         follow_to_end(client, deployment["id"])
+
+
+def describe_preview(preview: dict) -> str:
+    """The quality diff as `slipway promote --dry-run` prints it."""
+    candidate, current = preview["candidate"], preview["current"]
+    source, target = preview["from"], preview["to"]
+    if candidate is None:
+        return f"{source} runs nothing yet: there is nothing to promote to {target}."
+    lines = [
+        f"would promote {source} {candidate['version']} ({candidate['sha'][:7]}, "
+        f"{candidate['digest']}) to {target}"
+        + (f", which runs {current['version']} ({current['sha'][:7]})" if current else ""),
+    ]
+    if current is None:
+        lines.append(f"{target} runs nothing yet: nothing to compare with.")
+        return "\n".join(lines)
+    lines.append(
+        f"coverage: {_figure(current['coverage'], '%')} → {_figure(candidate['coverage'], '%')}"
+        f" ({_delta(preview['coverage_delta'], ' pt')})"
+    )
+    lines.append(
+        f"tests: {_figure(current['tests'])} → {_figure(candidate['tests'])}"
+        f" ({_delta(preview['tests_delta'])})"
+    )
+    tests = preview["tests"]
+    if not tests["known"]:
+        lines.append("per-test results: not known (both builds need a JUnit report)")
+    for key, title in (
+        ("newly_failing", "newly failing"),
+        ("fixed", "fixed"),
+        ("added", "added"),
+        ("removed", "removed"),
+    ):
+        if tests["known"]:
+            found = tests[key]
+            lines.append(f"{title}: {found['count']}")
+            lines += [f"  {name}" for name in found["names"]]
+            if found["count"] > len(found["names"]):
+                lines.append(f"  … and {found['count'] - len(found['names'])} more")
+    commits = preview["commits"]
+    lines.append(f"commits: {commits['count']}")
+    lines += [f"  {c['sha'][:7]} {c['message']} ({c['author']})" for c in commits["list"]]
+    if commits["compare_url"]:
+        lines.append(f"compare: {commits['compare_url']}")
+    return "\n".join(lines)
+
+
+def _figure(value, unit: str = "") -> str:
+    return "?" if value is None else f"{value:g}{unit}"
+
+
+def _delta(value, unit: str = "") -> str:
+    return "not comparable" if value is None else signed(value) + unit
 
 
 def add_lock(subparsers: argparse._SubParsersAction) -> None:

@@ -1,7 +1,7 @@
 """The domain model, one module per concept (docs/architecture.md, "Layers")."""
 
 from .audit import AuditEvent
-from .builds import Artifact, Build, BuildStatus
+from .builds import Artifact, Build, BuildStatus, TestOutcomes
 from .checklist import ChecklistItem, Signoff
 from .deployments import Deployment, DeploymentStatus, DeploymentStep, LogLine, StepStatus
 from .flags import FeatureFlag, FlagKey
@@ -31,4 +31,5 @@ __all__ = [
     "ReleaseCause",
     "Signoff",
     "StepStatus",
+    "TestOutcomes",
 ]

@@ -107,3 +107,22 @@ class Build(models.Model):
     def subject(self) -> str:
         """The first line of the commit message."""
         return self.message.strip().splitlines()[0] if self.message.strip() else ""
+
+
+class TestOutcomes(models.Model):
+    """Each test case of a build's JUnit report and how it ended, stored compactly:
+    zlib-compressed JSON {"suite.Class::test_name": "p" | "f" | "s"} (pipelines/test_outcomes.py).
+    """
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    build = models.OneToOneField(Build, on_delete=models.CASCADE, related_name="test_outcomes")
+    count = models.PositiveIntegerField()
+    packed = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "test outcomes"
+
+    def __str__(self) -> str:
+        return f"{self.count} test outcomes of {self.build}"
