@@ -9,6 +9,7 @@ from dashboard.views import (
     environments,
     flags,
     health,
+    metrics,
     pipelines,
     promotion,
     promotions,
@@ -54,6 +55,7 @@ urlpatterns = [
     path("cc.xml", cctray.feed, name="cctray"),
     path("pipelines/<slug:pipeline>/cc.xml", cctray.pipeline_feed, name="pipeline-cctray"),
     path("pipelines/<slug:pipeline>/audit/", audit.audit_log, name="audit"),
+    path("pipelines/<slug:pipeline>/metrics/", metrics.metrics_page, name="metrics"),
     path("pipelines/<slug:pipeline>/freeze", promotion.freeze, name="pipeline-freeze"),
     path("pipelines/<slug:pipeline>/unfreeze", promotion.unfreeze, name="pipeline-unfreeze"),
     path(

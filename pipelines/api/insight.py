@@ -1,4 +1,4 @@
-"""Insight over the API (docs/insight.md): the quality diff before promoting."""
+"""Insight over the API (docs/insight.md): the quality diff before promoting, DORA metrics."""
 
 from typing import Any
 
@@ -8,7 +8,9 @@ from pipelines.api.decorators import api_view
 from pipelines.api.openapi_schemas import NAME, PIPELINE_PARAM, errors, obj, ok
 from pipelines.builds import get_pipeline
 from pipelines.errors import InvalidInput
+from pipelines.metrics import MAX_DAYS, Figures, Metrics, dora_metrics
 from pipelines.models import Environment, Pipeline
+from pipelines.numbers import parse_whole_number
 from pipelines.quality import quality_diff
 
 
@@ -17,6 +19,71 @@ def promotion_preview(request: HttpRequest, pipeline: str) -> JsonResponse:
     found = get_pipeline(pipeline)
     target = _target(found, request.GET.get("to"))
     return JsonResponse(quality_diff(target).as_data())
+
+
+@api_view("GET")
+def metrics(request: HttpRequest, pipeline: str) -> JsonResponse:
+    found = get_pipeline(pipeline)
+    name = request.GET.get("environment")
+    environments = list(found.environments.all())
+    if name is None:
+        if not environments:
+            raise InvalidInput(f"{found.name} has no environments.", field="environment")
+        env = environments[-1]
+    else:
+        env = next((e for e in environments if e.name == name), None)
+        if env is None:
+            raise InvalidInput(
+                f"{found.name} has no environment {name[:64]!r}.", field="environment"
+            )
+    days_text = request.GET.get("days", "30")
+    days = parse_whole_number(days_text)
+    if days is None or not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(
+            f"days must be a whole number from 1 to {MAX_DAYS}, not {days_text[:20]!r}.",
+            field="days",
+        )
+    return JsonResponse(metrics_json(dora_metrics(env, days)))
+
+
+def metrics_json(found: Metrics) -> dict[str, Any]:
+    return {
+        "pipeline": found.environment.pipeline.name,
+        "environment": found.environment.name,
+        "days": found.days,
+        "from": found.start.isoformat(),
+        "to": found.end.isoformat(),
+        **_figures_json(found.total),
+        "deployments_per_day": round(found.deployments_per_day, 4),
+        "deployments_per_week": round(found.deployments_per_week, 4),
+        "weekly": [
+            {"week": week.start.isoformat(), **_figures_json(week.figures)} for week in found.weeks
+        ],
+    }
+
+
+def _figures_json(figures: Figures) -> dict[str, Any]:
+    def seconds(duration):
+        return None if duration is None else duration.total_seconds()
+
+    return {
+        "deployments": figures.deployments,
+        "lead_time": {
+            "median_seconds": seconds(figures.lead_time_median),
+            "p90_seconds": seconds(figures.lead_time_p90),
+            "changes": len(figures.lead_times),
+        },
+        "change_failure_rate": {
+            "rate": figures.change_failure_rate,
+            "failures": figures.failures,
+            "deployments": figures.changes,
+        },
+        "time_to_restore": {
+            "median_seconds": seconds(figures.time_to_restore_median),
+            "restored": len(figures.restore_times),
+            "not_restored": figures.unrestored,
+        },
+    }
 
 
 def _target(pipeline: Pipeline, name: str | None) -> Environment:
@@ -57,7 +124,79 @@ _NAMES = obj(
     description="How many, and the first 50 names in order.",
 )
 
+_SECONDS = {"type": ["number", "null"], "description": "seconds; null: nothing to measure"}
+_FIGURES = {
+    "deployments": {"type": "integer", "description": "deployments that succeeded"},
+    "lead_time": obj(
+        ["median_seconds", "p90_seconds", "changes"],
+        {"median_seconds": _SECONDS, "p90_seconds": _SECONDS, "changes": {"type": "integer"}},
+    ),
+    "change_failure_rate": obj(
+        ["rate", "failures", "deployments"],
+        {
+            "rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+            "failures": {"type": "integer"},
+            "deployments": {"type": "integer"},
+        },
+    ),
+    "time_to_restore": obj(
+        ["median_seconds", "restored", "not_restored"],
+        {
+            "median_seconds": _SECONDS,
+            "restored": {"type": "integer"},
+            "not_restored": {"type": "integer"},
+        },
+    ),
+}
+
 PATHS: dict[str, Any] = {
+    "/api/v1/pipelines/{pipeline}/metrics": {
+        "parameters": [PIPELINE_PARAM],
+        "get": {
+            "operationId": "getMetrics",
+            "summary": "DORA metrics of one environment over the last `days` days, in all and "
+            "week by week (weeks start on Monday, UTC); definitions in docs/insight.md.",
+            "parameters": [
+                {
+                    "name": "environment",
+                    "in": "query",
+                    "description": "default: the pipeline's last environment",
+                    "schema": NAME,
+                },
+                {
+                    "name": "days",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS, "default": 30},
+                },
+            ],
+            "responses": {
+                "200": ok(
+                    "The metrics.",
+                    obj(
+                        ["pipeline", "environment", "days", "from", "to", *_FIGURES, "weekly"],
+                        {
+                            "pipeline": {"type": "string"},
+                            "environment": {"type": "string"},
+                            "days": {"type": "integer"},
+                            "from": {"type": "string", "format": "date-time"},
+                            "to": {"type": "string", "format": "date-time"},
+                            **_FIGURES,
+                            "deployments_per_day": {"type": "number"},
+                            "deployments_per_week": {"type": "number"},
+                            "weekly": {
+                                "type": "array",
+                                "items": obj(
+                                    ["week", *_FIGURES],
+                                    {"week": {"type": "string", "format": "date"}, **_FIGURES},
+                                ),
+                            },
+                        },
+                    ),
+                ),
+                **errors("401", "403", "404", "422"),
+            },
+        },
+    },
     "/api/v1/pipelines/{pipeline}/promotions/preview": {
         "parameters": [PIPELINE_PARAM],
         "get": {

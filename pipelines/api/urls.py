@@ -26,6 +26,7 @@ urlpatterns = [
         "pipelines/<slug:pipeline>/builds/<str:sha>/artifact", artifacts.artifact, name="artifact"
     ),
     path("pipelines/<slug:pipeline>/promotions", promotions.promotions, name="promotions"),
+    path("pipelines/<slug:pipeline>/metrics", insight.metrics, name="metrics"),
     path(
         "pipelines/<slug:pipeline>/promotions/preview",
         insight.promotion_preview,
