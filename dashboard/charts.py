@@ -90,3 +90,41 @@ def percent(value: float) -> str:
 
 def count(value: float) -> str:
     return f"{value:g}"
+
+
+SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 96, 24, 3
+
+
+def sparkline(chart_id: str, title: str, values: Sequence[float | None], fmt: Callable) -> str:
+    """A small line of `values` (oldest first), the last one marked; gaps where None."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    low, high = min(known), max(known)
+    span = (high - low) or 1
+    step = (SPARK_WIDTH - 2 * SPARK_PAD) / max(len(values) - 1, 1)
+    points = []
+    for index, value in enumerate(values):
+        if value is None:
+            continue
+        x = SPARK_PAD + index * step if len(values) > 1 else SPARK_WIDTH / 2
+        middle = SPARK_HEIGHT / 2
+        y = (
+            middle
+            if high == low
+            else SPARK_PAD + (high - value) / span * (SPARK_HEIGHT - 2 * SPARK_PAD)
+        )
+        points.append((round(x, 1), round(float(y), 1)))
+    summary = ", ".join("—" if v is None else fmt(v) for v in values)
+    context = {
+        "id": chart_id,
+        "title": title,
+        "summary": f"oldest to newest: {summary}",
+        "points": " ".join(f"{x},{y}" for x, y in points),
+        "last": points[-1],
+        "low": fmt(low),
+        "high": fmt(high),
+        "width": SPARK_WIDTH,
+        "height": SPARK_HEIGHT,
+    }
+    return SafeString(render_to_string("insight/sparkline.svg", context))

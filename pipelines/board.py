@@ -17,9 +17,10 @@ from pipelines.models import (
     Release,
 )
 from pipelines.pins import held_builds
-from pipelines.quality import QualityDiff, builds_between, diff_releases
+from pipelines.quality import QualityDiff, builds_between, quality_diffs
 from pipelines.repository import commit_url, compare_url
 from pipelines.statuses import ACTIVE_STATUSES
+from pipelines.trends import Trend, recent_releases, trend_of
 
 
 @dataclass
@@ -45,6 +46,8 @@ class EnvironmentCard:
     held: list[Build] = field(default_factory=list)
     # …and how its tests and coverage compare with what runs here (the quality diff).
     quality: QualityDiff | None = None
+    # Coverage and test count of the recent releases here, and against `downstream`.
+    trend: Trend | None = None
 
     @property
     def build(self) -> Build | None:
@@ -103,14 +106,29 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
         if card.environment.promote_from_id:
             card.candidate = releases.get(card.environment.promote_from_id)
             card.checklist_state = evaluate(card.environment, card.checklist, card.candidate)
-            card.quality = diff_releases(card.environment, card.release, card.candidate)
     _count_builds_ahead(pipeline, cards)
+    promoted = [c for c in cards if c.environment.promote_from_id]
+    diffs = quality_diffs([(c.environment, c.release, c.candidate) for c in promoted])
+    for card in promoted:
+        card.quality = diffs[card.environment.pk]
+    recent = recent_releases(pipeline)
+    for card in cards:
+        downstream = _card_for(cards, card.downstream)
+        card.trend = trend_of(
+            recent.get(card.environment.pk, []),
+            card.build,
+            (downstream.name, downstream.build) if downstream else None,
+        )
     by_pk = {card.environment.pk: card for card in cards}
     for card in cards:
         source = by_pk.get(card.environment.promote_from_id)
         if source and source.downstream and source.downstream.pk == card.environment.pk:
             card.candidate_ahead, card.candidate_compare_url = source.ahead, source.compare_url
     return cards
+
+
+def _card_for(cards: list[EnvironmentCard], env: Environment | None) -> EnvironmentCard | None:
+    return next((c for c in cards if env and c.environment.pk == env.pk), None)
 
 
 def _downstream_of(env: Environment, environments: list[Environment]) -> Environment | None:

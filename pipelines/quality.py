@@ -8,12 +8,13 @@ promotions/preview and `slipway promote --dry-run` all show this (docs/insight.m
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Case, Count, F, Q, Value, When, Window
+from django.db.models.functions import RowNumber
 
 from pipelines.checklist import candidate_of
 from pipelines.models import Build, Environment, Release
 from pipelines.repository import compare_url
-from pipelines.test_outcomes import FAILED, PASSED, outcomes_of
+from pipelines.test_outcomes import FAILED, PASSED, Outcomes, outcomes_by_build
 
 LIST_LIMIT = 50  # names or commits listed; the counts are always whole
 
@@ -101,32 +102,71 @@ class QualityDiff:
 
 def quality_diff(target: Environment) -> QualityDiff:
     """What promoting to `target` would change (its candidate: the upstream's release)."""
-    return diff_releases(target, target.current_release, candidate_of(target))
+    return quality_diffs([(target, target.current_release, candidate_of(target))])[target.pk]
 
 
-def diff_releases(
-    target: Environment, current: Release | None, candidate: Release | None
-) -> QualityDiff:
-    diff = QualityDiff(target=target, candidate=candidate, current=current)
-    if candidate is None or current is None:
-        return diff
-    before, after = outcomes_of(current.build), outcomes_of(candidate.build)
-    if before is not None and after is not None:
-        diff.outcomes_known = True
-        both = before.keys() & after.keys()
-        diff.added = NameList.of(after.keys() - before.keys())
-        diff.removed = NameList.of(before.keys() - after.keys())
-        diff.newly_failing = NameList.of(
-            {n for n in both if after[n] == FAILED and before[n] != FAILED}
+def quality_diffs(
+    targets: list[tuple[Environment, Release | None, Release | None]],
+) -> dict[int, QualityDiff]:
+    """The diff of each (target, what it runs, its candidate), by target id, in three queries
+    however many targets: the board shows one per promoted environment."""
+    diffs = {
+        target.pk: QualityDiff(target=target, candidate=candidate, current=current)
+        for target, current, candidate in targets
+    }
+    comparable = [d for d in diffs.values() if d.candidate and d.current]
+    build_ids = {r.build_id for d in comparable for r in (d.current, d.candidate)}
+    outcomes = outcomes_by_build(build_ids)
+    for diff in comparable:
+        _compare_outcomes(
+            diff, outcomes.get(diff.current.build_id), outcomes.get(diff.candidate.build_id)
         )
-        diff.fixed = NameList.of({n for n in both if before[n] == FAILED and after[n] == PASSED})
-    base, head = current.build, candidate.build
-    if base.pk != head.pk:
-        between = head.pipeline.builds.filter(builds_between(base, head)).order_by("-created_at")
-        diff.commit_count = between.count()
-        diff.commits = list(between[:LIST_LIMIT])
-        diff.compare_url = compare_url(head.pipeline.repository_url, base.sha, head.sha)
-    return diff
+    _list_commits([d for d in comparable if d.current.build_id != d.candidate.build_id])
+    return diffs
+
+
+def _compare_outcomes(diff: QualityDiff, before: Outcomes | None, after: Outcomes | None) -> None:
+    if before is None or after is None:
+        return
+    diff.outcomes_known = True
+    both = before.keys() & after.keys()
+    diff.added = NameList.of(after.keys() - before.keys())
+    diff.removed = NameList.of(before.keys() - after.keys())
+    diff.newly_failing = NameList.of(
+        {n for n in both if after[n] == FAILED and before[n] != FAILED}
+    )
+    diff.fixed = NameList.of({n for n in both if before[n] == FAILED and after[n] == PASSED})
+
+
+def _list_commits(diffs: list[QualityDiff]) -> None:
+    """The builds between each diff's two releases, newest first, LIST_LIMIT each; one query."""
+    if not diffs:
+        return
+    span = Case(
+        *(
+            When(builds_between(d.current.build, d.candidate.build), then=Value(index))
+            for index, d in enumerate(diffs)
+        ),
+        default=Value(-1),
+    )
+    pipeline = diffs[0].candidate.build.pipeline
+    rows = (
+        Build.objects.filter(pipeline=pipeline)
+        .annotate(span=span)
+        .exclude(span=-1)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=F("span"), order_by=F("created_at").desc()),
+            total=Window(Count("id"), partition_by=F("span")),
+        )
+        .filter(rank__lte=LIST_LIMIT)
+        .order_by("span", "rank")
+    )
+    for build in rows:
+        diffs[build.span].commits.append(build)
+        diffs[build.span].commit_count = build.total
+    for diff in diffs:
+        base, head = diff.current.build, diff.candidate.build
+        diff.compare_url = compare_url(pipeline.repository_url, base.sha, head.sha)
 
 
 def builds_between(base: Build, head: Build) -> Q:

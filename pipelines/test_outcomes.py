@@ -30,11 +30,7 @@ def store_outcomes(build: Build, outcomes: Outcomes) -> None:
     )
 
 
-def outcomes_of(build: Build | None) -> Outcomes | None:
-    """The build's outcomes by test name, or None when its report gave none."""
-    if build is None:
-        return None
-    stored = TestOutcomes.objects.filter(build=build).first()
-    if stored is None:
-        return None
-    return json.loads(zlib.decompress(bytes(stored.packed)))
+def outcomes_by_build(build_ids: set[int]) -> dict[int, Outcomes]:
+    """The stored outcomes of these builds, by build id (builds without a report are absent)."""
+    stored = TestOutcomes.objects.filter(build_id__in=build_ids) if build_ids else []
+    return {row.build_id: json.loads(zlib.decompress(bytes(row.packed))) for row in stored}

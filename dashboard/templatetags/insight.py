@@ -2,8 +2,27 @@
 
 from django import template
 
+from dashboard import charts
 from pipelines import numbers
 
 register = template.Library()
 
 register.filter("signed", numbers.signed)
+
+
+@register.simple_tag
+def sparkline(values, kind: str, environment: str) -> str:
+    """The sparkline of a card: kind "coverage" or "tests"."""
+    if kind == "coverage":
+        return charts.sparkline(
+            f"spark-{environment}-coverage",
+            f"Coverage of the last {len(values)} releases of {environment}",
+            values,
+            lambda v: f"{v:.1f}%",
+        )
+    return charts.sparkline(
+        f"spark-{environment}-tests",
+        f"Test count of the last {len(values)} releases of {environment}",
+        values,
+        lambda v: f"{v:g}",
+    )
