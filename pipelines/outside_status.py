@@ -8,7 +8,7 @@ from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from pipelines.models import Deployment, DeploymentStatus, Environment, Pipeline, Release
-from pipelines.models.deployments import ACTIVE_STATUSES
+from pipelines.statuses import ACTIVE_STATUSES
 
 # A cancelled deployment changed nothing: the state is that of the one before it.
 COUNTED = [s for s in DeploymentStatus.values if s != DeploymentStatus.CANCELLED]
