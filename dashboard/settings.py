@@ -190,11 +190,17 @@ SLIPWAY_LOG_FLUSH_SECONDS = env_seconds("SLIPWAY_LOG_FLUSH_SECONDS", 0.075)
 SLIPWAY_LOG_MAX_LINES = int(os.environ.get("SLIPWAY_LOG_MAX_LINES", 1_000_000))
 SLIPWAY_MAX_UNPACKED_BYTES = int(os.environ.get("SLIPWAY_MAX_UNPACKED_BYTES", 8 * 1024**3))
 SLIPWAY_HEROKU_API_URL = os.environ.get("SLIPWAY_HEROKU_API_URL", "https://api.heroku.com")
+# How often the drift probe looks for environments due a check (each has its probe_interval).
+SLIPWAY_PROBE_TICK_SECONDS = env_seconds("SLIPWAY_PROBE_TICK_SECONDS", 5)
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-deployments": {
         "task": "pipelines.reap_stale_deployments",
         "schedule": SLIPWAY_REAPER_INTERVAL_SECONDS,
-    }
+    },
+    "probe-environments": {
+        "task": "pipelines.probe_environments",
+        "schedule": SLIPWAY_PROBE_TICK_SECONDS,
+    },
 }
 
 # E-mail (notifications, pipelines/notifications.py): SMTP at EMAIL_HOST, else the console.

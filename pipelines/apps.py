@@ -9,10 +9,13 @@ class PipelinesConfig(AppConfig):
     def ready(self) -> None:
         # Who listens to what, in one place: lower layers announce, the use-cases above
         # them listen, so nothing imports upwards (docs/architecture.md, "Layers").
-        from pipelines import deploys, notifications, receipts
+        from pipelines import deploys, notifications, probe, receipts
         from pipelines.models import AuditEvent
+        from pipelines.runner import embedded
         from pipelines.runner.signals import deployment_ended
 
         deployment_ended.connect(deploys.deploy_waiting_build_after, dispatch_uid="waiting")
         deployment_ended.connect(receipts.issue_when_ended, dispatch_uid="receipt")
         post_save.connect(notifications.audit_recorded, sender=AuditEvent, dispatch_uid="news")
+        # The drift probe's tick in the embedded mode (Celery beat's schedule in production).
+        embedded.run_periodically("SLIPWAY_PROBE_TICK_SECONDS", probe.probe_due_environments)

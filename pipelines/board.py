@@ -14,6 +14,7 @@ from pipelines.models import (
     Environment,
     Lock,
     Pipeline,
+    Probe,
     Release,
 )
 from pipelines.pins import held_builds
@@ -62,6 +63,13 @@ class EnvironmentCard:
         """Blue-green: each slot, whether it is live and what it runs (else empty)."""
         return slots_of(self.environment)
 
+    @property
+    def probe(self) -> Probe | None:
+        """The drift probe's last finding, for environments with a version_url."""
+        if not self.environment.version_url:
+            return None
+        return getattr(self.environment, "probe", None)
+
 
 def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
     environments = list(
@@ -72,6 +80,7 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
             "promote_from",
             "waiting_build",
             "pinned_by",
+            "probe",
         ).prefetch_related(Prefetch("checklist_items", queryset=active_items_with_latest_signoff()))
     )
     active = {

@@ -6,8 +6,8 @@ when REDIS_URL is set, else in this process), is retried by Celery after each of
 SLIPWAY_NOTIFICATION_RETRY_DELAYS and logged; a failed delivery never fails what it reports.
 
 Events: deployment.started (requested), deployment.succeeded, deployment.failed (failed or
-interrupted) and promotion.done (a promotion's deployment succeeded; sent instead of
-deployment.succeeded). Payloads:
+interrupted), promotion.done (a promotion's deployment succeeded; sent instead of
+deployment.succeeded) and probe.changed (the drift probe: ok, drift or unreachable). Payloads:
 - slack: `{"text": …}`, as Slack's incoming webhooks take it;
 - webhook: `{"event", "text", "pipeline", "environment", "deployment", …}`, the JSON body signed
   with HMAC-SHA256 under the secret in the variable `secret_env` names:
@@ -47,6 +47,7 @@ AUDIT_ACTIONS = {
     "deployment_succeeded": "deployment.succeeded",
     "deployment_failed": "deployment.failed",
     "deployment_interrupted": "deployment.failed",
+    "probe_changed": "probe.changed",
 }
 
 Target = dict[str, str]
@@ -65,6 +66,9 @@ def audit_recorded(sender, instance: AuditEvent, created: bool, **kwargs) -> Non
     name = AUDIT_ACTIONS.get(event.action)
     pipeline = event.pipeline
     if name is None or pipeline is None or not pipeline.notifications:
+        return
+    if name == "probe.changed":
+        send(pipeline.notifications, probe_payload(pipeline.name, event))
         return
     deployment = (
         Deployment.objects.select_related(
@@ -111,6 +115,23 @@ def payload_for(
         "by": by.get_username() if by else None,
         "promoted_from": promotion.source.name if promotion else None,
         "path": deployment.get_absolute_url(),
+        "time": timezone.now().isoformat(),
+    }
+
+
+def probe_payload(pipeline: str, event: AuditEvent) -> Payload:
+    """The drift probe's news: an environment now serves as deployed, drifts, or is down."""
+    environment = event.environment.name if event.environment else None
+    return {
+        "event": "probe.changed",
+        "text": f"{pipeline}: {event.message}",
+        "pipeline": pipeline,
+        "environment": environment,
+        "status": event.data.get("status"),
+        "serving_sha": event.data.get("serving_sha") or None,
+        "sha": event.data.get("deployed_sha") or None,
+        "detail": event.data.get("detail") or None,
+        "path": f"/pipelines/{pipeline}/environments/{environment}/",
         "time": timezone.now().isoformat(),
     }
 

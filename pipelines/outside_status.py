@@ -4,10 +4,10 @@ feed (docs/insight.md). One read model, one rule for "how did the last deploymen
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import QuerySet
 
 from pipelines.models import Deployment, DeploymentStatus, Environment, Pipeline, Release
+from pipelines.models.queries import newest_per_environment
 from pipelines.statuses import ACTIVE_STATUSES
 
 # A cancelled deployment changed nothing: the state is that of the one before it.
@@ -74,18 +74,14 @@ def _statuses(environments: QuerySet[Environment]) -> list[EnvironmentStatus]:
             "pipeline__name", "position", "name"
         )
     )
+    # At most one deployment is queued or running per environment, so the newest that ended
+    # is among the few newest.
     newest = (
-        Deployment.objects.filter(environment__in=environments, status__in=COUNTED)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=F("environment_id"),
-                order_by=(F("created_at").desc(), F("id").desc()),
-            )
+        newest_per_environment(
+            Deployment.objects.filter(environment__in=environments, status__in=COUNTED),
+            order_by="created_at",
+            limit=4,
         )
-        # At most one deployment runs per environment and queued ones wait behind it, so the
-        # newest that ended is among the few newest.
-        .filter(rank__lte=4)
         .select_related("release__build")
         .order_by("environment_id", "rank")
     )

@@ -34,9 +34,6 @@ class NameList:
     def more(self) -> int:
         return self.total - len(self.names)
 
-    def as_data(self) -> dict:
-        return {"count": self.total, "names": self.names}
-
 
 @dataclass
 class QualityDiff:
@@ -71,33 +68,6 @@ class QualityDiff:
     def tests_delta(self) -> int | None:
         before, after = _total(self.current), _total(self.candidate)
         return None if before is None or after is None else after - before
-
-    def as_data(self) -> dict:
-        candidate, current = self.candidate, self.current
-        delta = self.coverage_delta
-        return {
-            "to": self.target.name,
-            "from": self.target.promote_from.name if self.target.promote_from else None,
-            "candidate": _release_data(candidate),
-            "current": _release_data(current),
-            "coverage_delta": float(delta) if delta is not None else None,
-            "tests_delta": self.tests_delta,
-            "tests": {
-                "known": self.outcomes_known,
-                "added": self.added.as_data(),
-                "removed": self.removed.as_data(),
-                "newly_failing": self.newly_failing.as_data(),
-                "fixed": self.fixed.as_data(),
-            },
-            "commits": {
-                "count": self.commit_count,
-                "compare_url": self.compare_url,
-                "list": [
-                    {"sha": b.sha, "message": b.subject, "author": b.author, "url": b.url}
-                    for b in self.commits
-                ],
-            },
-        }
 
 
 def quality_diff(target: Environment) -> QualityDiff:
@@ -180,16 +150,3 @@ def _coverage(release: Release | None) -> Decimal | None:
 
 def _total(release: Release | None) -> int | None:
     return release.build.tests_total if release else None
-
-
-def _release_data(release: Release | None) -> dict | None:
-    if release is None:
-        return None
-    build = release.build
-    return {
-        "version": release.label,
-        "sha": build.sha,
-        "digest": release.artifact.digest if release.artifact else None,
-        "coverage": float(build.coverage) if build.coverage is not None else None,
-        "tests": build.tests_total,
-    }

@@ -4,10 +4,8 @@ card, and how its build compares with the environment it promotes to (docs/insig
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
-
 from pipelines.models import Build, Pipeline, Release
+from pipelines.models.queries import newest_per_environment
 
 POINTS = 12  # releases per sparkline
 
@@ -30,15 +28,11 @@ class Trend:
 def recent_releases(pipeline: Pipeline) -> dict[int, list[Release]]:
     """Each environment's last POINTS releases that went live there, oldest first; one query."""
     ranked = (
-        Release.objects.filter(environment__pipeline=pipeline, deployed_at__isnull=False)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=F("environment_id"),
-                order_by=(F("deployed_at").desc(), F("id").desc()),
-            )
+        newest_per_environment(
+            Release.objects.filter(environment__pipeline=pipeline, deployed_at__isnull=False),
+            order_by="deployed_at",
+            limit=POINTS,
         )
-        .filter(rank__lte=POINTS)
         .select_related("build")
         .order_by("environment_id", "-rank")
     )

@@ -43,7 +43,7 @@ def test_the_card_draws_coverage_and_tests_of_its_recent_releases(pipeline, clie
     assert re.search(r'<polyline points="[\d.]+,[\d.]+ [\d.]+,[\d.]+ [\d.]+,[\d.]+"', coverage)
     tests = uat[uat.index('data-trend="tests"') :]
     assert "oldest to newest: 100, 104, 110" in tests
-    assert "last 3 releases: v1–v3" in uat
+    assert "Last 3 releases (v1–v3)" in uat
 
 
 def test_the_card_compares_with_the_environment_it_promotes_to(pipeline, client_for):
@@ -66,7 +66,7 @@ def test_a_drop_is_written_with_a_minus_sign(pipeline, client_for):
 def test_only_the_last_releases_are_drawn(pipeline, client_for):
     uat_builds(pipeline, [(f"{70 + n}.00", 100 + n) for n in range(POINTS + 3)])
     uat = card(client_for("qa"), "uat")
-    assert f"last {POINTS} releases: v4–v{POINTS + 3}" in uat
+    assert f"Last {POINTS} releases (v4–v{POINTS + 3})" in uat
     assert "oldest to newest: 73.0%," in uat
 
 

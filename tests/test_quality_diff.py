@@ -141,3 +141,29 @@ def test_slipway_promote_dry_run_prints_the_diff_and_promotes_nothing(
 
     wrong = slipway("promote", "dev", "live", "--dry-run", env=lead)
     assert wrong.returncode == 1 and "live is promoted from uat, not dev" in wrong.stderr
+
+
+def junit(*names: str) -> bytes:
+    cases = "".join(f'<testcase classname="c" name="{name}"/>' for name in names)
+    return f'<testsuite name="s">{cases}</testsuite>'.encode()
+
+
+def test_a_long_test_name_is_cut_and_a_name_seen_twice_keeps_its_worst_outcome():
+    report = junit("x" * 2000)
+    assert list(parse_junit(report).cases) == ["c::" + "x" * 497]
+    twice = b'<testsuite><testcase classname="c" name="t"/><testcase classname="c" name="t">'
+    twice += b"<failure/></testcase></testsuite>"
+    assert parse_junit(twice).cases == {"c::t": "f"}
+
+
+@pytest.mark.django_db
+def test_a_report_with_too_many_cases_is_refused_and_changes_nothing(monkeypatch, pipeline):
+    from pipelines import reports
+    from pipelines.errors import InvalidInput
+
+    monkeypatch.setattr(reports, "MAX_CASES", 3)
+    build = passing_build(pipeline, "master")
+    with pytest.raises(InvalidInput, match="junit has more than 3 test cases"):
+        reports.apply_reports(build, junit=junit("a", "b", "c", "d"))
+    build.refresh_from_db()
+    assert build.tests_passed == 10 and not hasattr(build, "test_outcomes")

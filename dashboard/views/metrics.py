@@ -62,29 +62,28 @@ def _charts(metrics: Metrics) -> list:
     def seconds(duration):
         return None if duration is None else duration.total_seconds()
 
-    return [
-        bar_chart(
-            "frequency",
-            "Deployments a week",
-            series(lambda f: f.deployments),
-            count,
-        ),
-        bar_chart(
+    charts = (
+        ("frequency", "Deployments a week", lambda f: f.deployments, count),
+        (
             "lead-time",
             "Lead time for changes, median of the week",
-            series(lambda f: seconds(f.lead_time_median)),
+            lambda f: seconds(f.lead_time_median),
             short_duration,
         ),
-        bar_chart(
+        (
             "failure-rate",
             "Change failure rate of the week",
-            series(lambda f: f.change_failure_rate),
+            lambda f: f.change_failure_rate,
             percent,
         ),
-        bar_chart(
+        (
             "restore",
             "Time to restore, median of the failures that began that week",
-            series(lambda f: seconds(f.time_to_restore_median)),
+            lambda f: seconds(f.time_to_restore_median),
             short_duration,
         ),
+    )
+    return [
+        (title, bar_chart(chart_id, title, series(value), fmt))
+        for chart_id, title, value, fmt in charts
     ]

@@ -5,20 +5,51 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 
 from pipelines.api.decorators import api_view
-from pipelines.api.openapi_schemas import NAME, PIPELINE_PARAM, errors, obj, ok
+from pipelines.api.openapi_schemas import NAME, PIPELINE_PARAM, errors, nullable, obj, ok
+from pipelines.api.representations import release_json
 from pipelines.builds import get_pipeline
 from pipelines.errors import InvalidInput
 from pipelines.metrics import MAX_DAYS, Figures, Metrics, dora_metrics
 from pipelines.models import Environment, Pipeline
 from pipelines.numbers import parse_whole_number
-from pipelines.quality import quality_diff
+from pipelines.quality import NameList, QualityDiff, quality_diff
 
 
 @api_view("GET")
 def promotion_preview(request: HttpRequest, pipeline: str) -> JsonResponse:
     found = get_pipeline(pipeline)
     target = _target(found, request.GET.get("to"))
-    return JsonResponse(quality_diff(target).as_data())
+    return JsonResponse(quality_json(quality_diff(target)))
+
+
+def quality_json(diff: QualityDiff) -> dict[str, Any]:
+    def names(found: NameList) -> dict[str, Any]:
+        return {"count": found.total, "names": found.names}
+
+    delta = diff.coverage_delta
+    return {
+        "to": diff.target.name,
+        "from": diff.target.promote_from.name,
+        "candidate": release_json(diff.candidate),
+        "current": release_json(diff.current),
+        "coverage_delta": float(delta) if delta is not None else None,
+        "tests_delta": diff.tests_delta,
+        "tests": {
+            "known": diff.outcomes_known,
+            "added": names(diff.added),
+            "removed": names(diff.removed),
+            "newly_failing": names(diff.newly_failing),
+            "fixed": names(diff.fixed),
+        },
+        "commits": {
+            "count": diff.commit_count,
+            "compare_url": diff.compare_url,
+            "list": [
+                {"sha": b.sha, "message": b.subject, "author": b.author, "url": b.url}
+                for b in diff.commits
+            ],
+        },
+    }
 
 
 @api_view("GET")
@@ -108,16 +139,6 @@ def _target(pipeline: Pipeline, name: str | None) -> Environment:
     return target
 
 
-_RELEASE = {
-    "type": ["object", "null"],
-    "properties": {
-        "version": {"type": "string"},
-        "sha": {"type": "string"},
-        "digest": {"type": ["string", "null"]},
-        "coverage": {"type": ["number", "null"]},
-        "tests": {"type": ["integer", "null"]},
-    },
-}
 _NAMES = obj(
     ["count", "names"],
     {"count": {"type": "integer"}, "names": {"type": "array", "items": {"type": "string"}}},
@@ -213,8 +234,8 @@ PATHS: dict[str, Any] = {
                         {
                             "to": {"type": "string"},
                             "from": {"type": "string"},
-                            "candidate": _RELEASE,
-                            "current": _RELEASE,
+                            "candidate": nullable("Release"),
+                            "current": nullable("Release"),
                             "coverage_delta": {"type": ["number", "null"]},
                             "tests_delta": {"type": ["integer", "null"]},
                             "tests": obj(

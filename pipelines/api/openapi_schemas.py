@@ -216,6 +216,19 @@ SCHEMAS: dict[str, Any] = {
             "checklist": {"type": "array", "items": ref("ChecklistItem")},
             "checklist_state": nullable("ChecklistState")
             | {"description": "Promoted environments: whether each item counts, or why not."},
+            "probe": nullable("Probe")
+            | {"description": "The drift probe, for environments with a version_url."},
+        },
+    ),
+    "Probe": obj(
+        ["status", "serving_sha", "checked_at", "since"],
+        {
+            "status": {"enum": ["ok", "drift", "unreachable"]},
+            "serving_sha": NULLABLE_STRING | {"description": "What the target says it serves."},
+            "deployed_sha": NULLABLE_STRING,
+            "detail": NULLABLE_STRING | {"description": "Why it is unreachable."},
+            "checked_at": TIMESTAMP,
+            "since": TIMESTAMP | {"description": "When this status began."},
         },
     ),
     "Pin": obj(

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from pipelines.board import EnvironmentCard
-from pipelines.models import Artifact, Build, Deployment, Lock, Pipeline, Release
+from pipelines.models import Artifact, Build, Deployment, Lock, Pipeline, Probe, Release
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -59,8 +59,8 @@ def _card_json(card: EnvironmentCard) -> dict[str, Any]:
         "position": env.position,
         "branch": env.branch,
         "promote_from": env.promote_from.name if env.promote_from else None,
-        "release": _release_json(card.release),
-        "candidate": _release_json(card.candidate) if env.promote_from_id else None,
+        "release": release_json(card.release),
+        "candidate": release_json(card.candidate) if env.promote_from_id else None,
         "deployment": _deployment_json(card.active_deployment),
         "lock": _lock_json(card.lock),
         "pin": _pin_json(card),
@@ -74,6 +74,20 @@ def _card_json(card: EnvironmentCard) -> dict[str, Any]:
             for item in card.checklist
         ],
         "checklist_state": _checklist_state_json(card),
+        "probe": _probe_json(card.probe),
+    }
+
+
+def _probe_json(probe: Probe | None) -> dict[str, Any] | None:
+    if probe is None:
+        return None
+    return {
+        "status": probe.status,
+        "serving_sha": probe.serving_sha or None,
+        "deployed_sha": probe.deployed_sha or None,
+        "detail": probe.detail or None,
+        "checked_at": timestamp(probe.checked_at),
+        "since": timestamp(probe.since),
     }
 
 
@@ -85,7 +99,7 @@ def _checklist_state_json(card: EnvironmentCard) -> dict[str, Any] | None:
     return {"complete": state.complete, "items": [item.as_data() for item in state.items]}
 
 
-def _release_json(release: Release | None) -> dict[str, Any] | None:
+def release_json(release: Release | None) -> dict[str, Any] | None:
     if release is None:
         return None
     build = release.build

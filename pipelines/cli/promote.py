@@ -63,12 +63,13 @@ def describe_preview(preview: dict) -> str:
     if current is None:
         lines.append(f"{target} runs nothing yet: nothing to compare with.")
         return "\n".join(lines)
+    before, after = current["build"], candidate["build"]
     lines.append(
-        f"coverage: {_figure(current['coverage'], '%')} → {_figure(candidate['coverage'], '%')}"
+        f"coverage: {_figure(before['coverage'], '%')} → {_figure(after['coverage'], '%')}"
         f" ({_delta(preview['coverage_delta'], ' pt')})"
     )
     lines.append(
-        f"tests: {_figure(current['tests'])} → {_figure(candidate['tests'])}"
+        f"tests: {_figure(_total(before['tests']))} → {_figure(_total(after['tests']))}"
         f" ({_delta(preview['tests_delta'])})"
     )
     tests = preview["tests"]
@@ -92,6 +93,10 @@ def describe_preview(preview: dict) -> str:
     if commits["compare_url"]:
         lines.append(f"compare: {commits['compare_url']}")
     return "\n".join(lines)
+
+
+def _total(tests: dict | None) -> int | None:
+    return None if tests is None else sum(tests.values())
 
 
 def _figure(value, unit: str = "") -> str:

@@ -152,6 +152,9 @@ def _apply_environments(
             branch=env_config.branch,
             driver=env_config.driver,
             driver_settings=env_config.driver_settings,
+            version_url=env_config.version_url,
+            version_field=env_config.version_field,
+            probe_interval=env_config.probe_interval,
         )
         if changed_fields or is_new:
             changed.add(env.name)

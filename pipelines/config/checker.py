@@ -18,12 +18,16 @@ from pipelines.config.schema import (
     FLAG_KEYS,
     NOTIFICATION_KEYS,
     PIPELINE_KEYS,
+    PROBE_INTERVAL_DEFAULT,
+    PROBE_INTERVAL_MAX,
+    PROBE_INTERVAL_MIN,
     REQUIRED_SETTINGS,
     ROOT_KEYS,
     ROUTERS,
     SLUG_RE,
     STRATEGIES,
     TOML_TYPE_NAMES,
+    VERSION_FIELD_RE,
     ChecklistItemConfig,
     EnvironmentConfig,
     FlagConfig,
@@ -178,7 +182,40 @@ class Checker:
             driver_settings=self.driver_settings(where, table, driver),
             checklist=self.checklist(where, table.get("checklist", [])),
             flags=self.flags(where, table.get("flags", [])),
+            **self.probe(where, table),
         )
+
+    def probe(self, where: _Where, table: dict[str, Any]) -> dict[str, Any]:
+        """version_url, version_field and probe_interval of the drift probe."""
+        url = self.url(where, table, "version_url")
+        if url and not url.startswith(("http://", "https://")):
+            self.fail(where, "version_url must be an http:// or https:// URL", key="version_url")
+        field = self.string(where, table, "version_field", max_length=100) or "sha"
+        if not VERSION_FIELD_RE.fullmatch(field):
+            self.fail(
+                where,
+                f'version_field "{field}" must be a field name, or a dotted path of at most 5 '
+                'names (like "build.sha")',
+                key="version_field",
+            )
+        interval = PROBE_INTERVAL_DEFAULT
+        if "probe_interval" in table:
+            value = self.typed(where, table, "probe_interval", (int, str))
+            if isinstance(value, str):
+                duration = parse_duration(value)
+                value = int(duration.total_seconds()) if duration else None
+            if value is None or not PROBE_INTERVAL_MIN <= value <= PROBE_INTERVAL_MAX:
+                self.fail(
+                    where,
+                    f"probe_interval must be seconds from {PROBE_INTERVAL_MIN} to "
+                    f'{PROBE_INTERVAL_MAX}, or a duration like "30s", "2m", "1h"',
+                    key="probe_interval",
+                )
+            interval = value
+        for key in ("version_field", "probe_interval"):
+            if key in table and not url:
+                self.fail(where, f"{key} needs version_url (the probe asks there)", key=key)
+        return {"version_url": url, "version_field": field, "probe_interval": interval}
 
     def reject_unknown_environment_keys(
         self, where: _Where, table: dict[str, Any], driver: str

@@ -18,7 +18,20 @@ NOTIFICATION_KEYS = {
     "webhook": ("kind", "url", "secret_env"),
     "email": ("kind", "to"),
 }
-ENVIRONMENT_KEYS = ("name", "branch", "promote_from", "driver", "checklist", "flags")
+ENVIRONMENT_KEYS = (
+    "name",
+    "branch",
+    "promote_from",
+    "driver",
+    "checklist",
+    "flags",
+    "version_url",
+    "version_field",
+    "probe_interval",
+)
+# The drift probe (pipelines/probe.py): a dotted path into the version JSON, and its bounds.
+VERSION_FIELD_RE = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,4}")
+PROBE_INTERVAL_DEFAULT, PROBE_INTERVAL_MIN, PROBE_INTERVAL_MAX = 60, 5, 86400
 CHECKLIST_KEYS = ("key", "label", "role", "valid_for")
 FLAG_KEYS = ("key", "description", "default", "users", "groups", "percentage")
 # Each driver's settings, key → accepted TOML types; REQUIRED_SETTINGS says which must be set.
@@ -92,6 +105,9 @@ class EnvironmentConfig:
     driver_settings: dict[str, Any]
     checklist: tuple[ChecklistItemConfig, ...]
     flags: tuple[FlagConfig, ...] = ()
+    version_url: str = ""
+    version_field: str = "sha"
+    probe_interval: int = PROBE_INTERVAL_DEFAULT
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from .builds import Artifact, Build, BuildStatus, TestOutcomes
 from .checklist import ChecklistItem, Signoff
 from .deployments import Deployment, DeploymentStatus, DeploymentStep, LogLine, StepStatus
 from .flags import FeatureFlag, FlagKey
-from .pipelines import Driver, Environment, Lock, Pipeline
+from .pipelines import Driver, Environment, Lock, Pipeline, Probe, ProbeStatus
 from .releases import Promotion, Release, ReleaseCause
 from .tokens import ApiToken
 
@@ -26,6 +26,8 @@ __all__ = [
     "Lock",
     "LogLine",
     "Pipeline",
+    "Probe",
+    "ProbeStatus",
     "Promotion",
     "Release",
     "ReleaseCause",

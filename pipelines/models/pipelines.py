@@ -57,6 +57,11 @@ class Environment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     pin_reason = models.CharField(max_length=200, blank=True)
+    # The drift probe (pipelines/probe.py): where the environment says which commit it serves,
+    # the field of its JSON that holds it, and how often to ask (seconds).
+    version_url = models.URLField(max_length=500, blank=True)
+    version_field = models.CharField(max_length=100, blank=True, default="sha")
+    probe_interval = models.PositiveIntegerField(default=60)
 
     class Meta:
         ordering = ["pipeline", "position", "name"]
@@ -104,3 +109,35 @@ class Lock(models.Model):
     def __str__(self) -> str:
         scope = self.environment.name if self.environment_id else "all environments"
         return f"{self.pipeline.name}: {scope} locked by {self.owner}"
+
+
+class ProbeStatus(models.TextChoices):
+    OK = "ok"
+    DRIFT = "drift"
+    UNREACHABLE = "unreachable"
+
+
+class Probe(models.Model):
+    """What the drift probe last found at an environment's version_url, and since when."""
+
+    environment = models.OneToOneField(Environment, on_delete=models.CASCADE, related_name="probe")
+    status = models.CharField(max_length=16, choices=ProbeStatus.choices)
+    # The commit the target said it serves (empty when unreachable).
+    serving_sha = models.CharField(max_length=64, blank=True)
+    # The commit Slipway deployed there when checked.
+    deployed_sha = models.CharField(max_length=64, blank=True)
+    # Why it is unreachable (or what it answered instead of a commit).
+    detail = models.CharField(max_length=300, blank=True)
+    checked_at = models.DateTimeField()
+    # When this status began.
+    since = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ProbeStatus.values), name="probe_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.environment}: {self.status} since {self.since:%Y-%m-%d %H:%M}"

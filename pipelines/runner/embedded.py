@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 _background: set = set()  # keeps running futures referenced until they finish
 _reaper_loops: set[asyncio.AbstractEventLoop] = set()
+_periodic: list[tuple[str, Callable[[], object]]] = []  # run_periodically's jobs
 
 
 def server_loop() -> asyncio.AbstractEventLoop | None:
@@ -54,6 +55,17 @@ def start_reaper() -> None:
     _reaper_loops.add(loop)
     task = loop.create_task(_reap_periodically(settings.SLIPWAY_REAPER_INTERVAL_SECONDS))
     _background.add(task)
+    for interval_setting, job in _periodic:
+        interval = getattr(settings, interval_setting)
+        _background.add(loop.create_task(_every(interval, job)))
+
+
+def run_periodically(interval_setting: str, job: Callable[[], object]) -> None:
+    """Run `job` every `settings.<interval_setting>` seconds beside the reaper, in the embedded
+    mode (Celery beat runs it in production). The layers above register their jobs here
+    (pipelines/apps.py), so the runner never imports them."""
+    if (interval_setting, job) not in _periodic:
+        _periodic.append((interval_setting, job))
 
 
 def with_embedded_reaper(application: Callable) -> Callable:
@@ -75,6 +87,15 @@ async def _reap_periodically(interval: float) -> None:
             await sync_to_async(_in_worker_thread, thread_sensitive=False)(reap_stale_deployments)
         except Exception:
             logger.exception("the embedded reaper failed; trying again later")
+
+
+async def _every(interval: float, job: Callable[[], object]) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await sync_to_async(_in_worker_thread, thread_sensitive=False)(job)
+        except Exception:
+            logger.exception("the periodic job %s failed; trying again later", job.__name__)
 
 
 def _in_worker_thread(function: Callable, *args):
