@@ -21,11 +21,11 @@ from datetime import UTC, date, datetime, timedelta
 from django.utils import timezone
 
 from pipelines.models import Deployment, DeploymentStatus, Environment, ReleaseCause
+from pipelines.statuses import FAILED_STATUSES
 
 WINDOWS = (7, 30, 90)
 MAX_DAYS = 365
 ENDED = (DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED, DeploymentStatus.INTERRUPTED)
-FAILED = (DeploymentStatus.FAILED, DeploymentStatus.INTERRUPTED)
 
 
 @dataclass
@@ -105,7 +105,7 @@ def dora_metrics(environment: Environment, days: int, now: datetime | None = Non
         rollback = release.cause == ReleaseCause.ROLLBACK
         succeeded = deployment.status == DeploymentStatus.SUCCEEDED
         rolled_back = succeeded and _next_success_is_rollback(history, index)
-        failed = deployment.status in FAILED or rolled_back
+        failed = deployment.status in FAILED_STATUSES or rolled_back
         if succeeded:
             count(ended, lambda f: setattr(f, "deployments", f.deployments + 1))
             if not rollback:

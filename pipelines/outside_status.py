@@ -8,11 +8,10 @@ from django.db.models import QuerySet
 
 from pipelines.models import Deployment, DeploymentStatus, Environment, Pipeline, Release
 from pipelines.models.queries import newest_per_environment
-from pipelines.statuses import ACTIVE_STATUSES
+from pipelines.statuses import ACTIVE_STATUSES, FAILED_STATUSES
 
 # A cancelled deployment changed nothing: the state is that of the one before it.
 COUNTED = [s for s in DeploymentStatus.values if s != DeploymentStatus.CANCELLED]
-FAILED = (DeploymentStatus.FAILED, DeploymentStatus.INTERRUPTED)
 
 
 class State:
@@ -41,7 +40,7 @@ class EnvironmentStatus:
             return State.NONE
         if self.last.status in ACTIVE_STATUSES:
             return State.RUNNING
-        return State.FAILED if self.last.status in FAILED else State.SUCCEEDED
+        return State.FAILED if self.last.status in FAILED_STATUSES else State.SUCCEEDED
 
     @property
     def building(self) -> bool:

@@ -14,6 +14,8 @@ class DeploymentStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (DeploymentStatus.QUEUED, DeploymentStatus.RUNNING)
+# Ended without making its release current: a failure (badges, cctray, DORA metrics).
+FAILED_STATUSES = (DeploymentStatus.FAILED, DeploymentStatus.INTERRUPTED)
 # A deployment in one of these has ended and never changes again.
 FINAL_STATUSES = frozenset(DeploymentStatus) - frozenset(ACTIVE_STATUSES)
 
