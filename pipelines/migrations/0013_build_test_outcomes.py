@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipelines', '0008_pipeline_public_badges'),
+        ('pipelines', '0012_pipeline_public_badges'),
     ]
 
     operations = [

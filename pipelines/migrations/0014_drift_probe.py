@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipelines', '0009_build_test_outcomes'),
+        ('pipelines', '0013_build_test_outcomes'),
     ]
 
     operations = [
