@@ -50,7 +50,11 @@ def demo_config(
                 **PLAIN_LIVE,
             }
         settings = {key: _moved(value, ports or {}, var) for key, value in settings.items()}
-        environments.append(dataclasses.replace(env, driver_settings=settings))
+        # The drift probe asks the same apps: it moves with them.
+        version_url = _moved(env.version_url, ports or {}, var)
+        environments.append(
+            dataclasses.replace(env, driver_settings=settings, version_url=version_url)
+        )
     return dataclasses.replace(config, environments=tuple(environments))
 
 

@@ -256,3 +256,15 @@ def test_pipeline_toml_sets_the_probe_and_refuses_bad_settings(db):
             changed = text.replace('"http://127.0.0.1:8103/__version__"', bad)
         with pytest.raises(ConfigError, match=message):
             load_pipeline_text(changed, source="p.toml")
+
+
+def test_the_demo_probes_its_sample_apps_wherever_they_run():
+    from dashboard.demo import DEMO_PIPELINE
+    from dashboard.demo_router import demo_config
+
+    moved = demo_config(DEMO_PIPELINE, nginx=True, ports={8101: 9101, 8102: 9102, 8103: 9103})
+    assert {env.name: (env.version_url, env.probe_interval) for env in moved.environments} == {
+        "dev": ("http://127.0.0.1:9101/__version__", 15),
+        "uat": ("http://127.0.0.1:9102/__version__", 15),
+        "live": ("http://127.0.0.1:9103/__version__", 15),
+    }
