@@ -1,7 +1,8 @@
 """What a driver gets while it runs a step: the deployment, a log, and `tick`.
 
 `tick()` is called often (between output lines, while polling, while waiting): it flushes
-the log in batches, beats the heartbeat, notices a cancel request and the step's deadline.
+the log in batches, notices a lost claim (pipelines/runner/heartbeat.py), a cancel request
+and the step's deadline.
 """
 
 import os
@@ -10,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.utils import timezone
 
 from pipelines.artifacts import artifact_path
-from pipelines.models import Deployment, DeploymentStatus
+from pipelines.models import Deployment
+from pipelines.runner.heartbeat import Heartbeat
 from pipelines.runner.log_writer import LogWriter, Stream
 
 
@@ -67,6 +68,7 @@ class RunContext:
             max_lines=settings.SLIPWAY_LOG_MAX_LINES,
             flush_seconds=settings.SLIPWAY_LOG_FLUSH_SECONDS,
         )
+        self.heartbeat = Heartbeat(deployment.pk, self.timing.heartbeat)
         now = time.monotonic()
         self.last_beat = now
         self.last_cancel_check = now
@@ -133,7 +135,9 @@ class RunContext:
         if self.log.due():
             self.log.flush()
         now = time.monotonic()
-        if now - self.last_beat >= self.timing.heartbeat:
+        if self.heartbeat.lost:
+            raise LostClaim()
+        if not self.heartbeat.running and now - self.last_beat >= self.timing.heartbeat:
             self.beat()
         if not self.recovering and now - self.last_cancel_check >= self.timing.poll:
             self.last_cancel_check = now
@@ -147,11 +151,9 @@ class RunContext:
             self.log.flush()
 
     def beat(self) -> None:
+        """A beat from the runner's own thread, when the heartbeat has no thread of its own."""
         self.last_beat = time.monotonic()
-        still_ours = Deployment.objects.filter(
-            pk=self.deployment.pk, status=DeploymentStatus.RUNNING
-        ).update(heartbeat_at=timezone.now())
-        if not still_ours:
+        if not self.heartbeat.beat():
             raise LostClaim()
 
     def check_cancel(self) -> None:

@@ -38,6 +38,7 @@ def run_deployment(deployment_id: int) -> Deployment | None:
     ).get(pk=deployment_id)
     publish_after_commit(publish_deployment, deployment)
     ctx = RunContext(deployment)
+    ctx.heartbeat.start()
     try:
         try:
             status, error = execute(ctx)
@@ -51,6 +52,8 @@ def run_deployment(deployment_id: int) -> Deployment | None:
         ctx.log.system("This runner lost its claim (marked interrupted): it stops here.")
         ctx.log.flush()
         logger.warning("deployment %s was reaped while running", deployment_id)
+    finally:
+        ctx.heartbeat.stop()
     deployment.refresh_from_db()
     return deployment
 
