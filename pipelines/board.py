@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Count, Prefetch
+from django.db.models import Count, OuterRef, Prefetch, Subquery
 
 from pipelines.checklist import ChecklistState, active_items_with_latest_signoff, evaluate
 from pipelines.drivers.blue_green import Slot, slots_of
@@ -49,6 +49,8 @@ class EnvironmentCard:
     quality: QualityDiff | None = None
     # Coverage and test count of the recent releases here, and against `downstream`.
     trend: Trend | None = None
+    # The last deployment, when the reaper settled it after its runner died: what was done.
+    settled: Deployment | None = None
 
     @property
     def build(self) -> Build | None:
@@ -89,6 +91,19 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
             environment__pipeline=pipeline, status__in=ACTIVE_STATUSES
         ).select_related("release__build")
     }
+    last_deployments = Deployment.objects.filter(environment=OuterRef("pk")).order_by(
+        "-created_at", "-id"
+    )
+    settled = {
+        d.environment_id: d
+        for d in Deployment.objects.filter(
+            pk__in=Subquery(
+                pipeline.environments.annotate(last=Subquery(last_deployments.values("pk")[:1]))
+                .exclude(last=None)
+                .values("last")
+            )
+        ).exclude(settled="")
+    }
     locks = list(pipeline.locks.select_related("owner"))
     freeze = next((lock for lock in locks if lock.environment_id is None), None)
     env_locks = {lock.environment_id: lock for lock in locks if lock.environment_id}
@@ -108,6 +123,7 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
                 else None,
                 checklist=list(env.checklist_items.all()),
                 held=held_builds(env) if env.pinned_at else [],
+                settled=settled.get(env.pk),
             )
         )
     releases = {card.environment.pk: card.release for card in cards}

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from pipelines import audit, locks, pins
 from pipelines.errors import (
+    BrokerUnavailable,
     Conflict,
     DeploymentRunning,
     EnvironmentLocked,
@@ -64,7 +65,9 @@ def request_deployment(
             f"`slipway push --artifact`.",
             field="sha",
         )
-    reap_stale_deployments()  # a dead runner's deployment must not block this one forever
+    # A dead runner's deployment must not block this one until the reaper's next round.
+    reap_stale_deployments(environment=environment)
+    _check_broker()
     with transaction.atomic():
         env = Environment.objects.select_for_update().get(pk=environment.pk)
         locks.check_unlocked(env)
@@ -316,6 +319,15 @@ def cancel_deployment(deployment: Deployment, *, by: AbstractBaseUser) -> Deploy
         publish_after_commit(publish_log, deployment.pk, rows)
         publish_after_commit(publish_deployment, deployment)
     return deployment
+
+
+def _check_broker() -> None:
+    """With workers (REDIS_URL), a deployment nobody can be told about is not queued at all."""
+    if settings.REDIS_URL and not dispatch.broker_answers():
+        raise BrokerUnavailable(
+            "The workers' broker (Redis) does not answer, so nothing can be deployed now; "
+            "try again when it is back."
+        )
 
 
 def parse_version(value: str | int) -> int:

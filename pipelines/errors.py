@@ -68,6 +68,13 @@ class PromotionRunning(Conflict):
     code = "promotion_running"
 
 
+class BrokerUnavailable(SlipwayError):
+    """The workers' broker (Redis) does not answer: nothing is queued that nobody would run."""
+
+    code = "broker_unavailable"
+    http_status = 503
+
+
 class EnvironmentLocked(SlipwayError):
     code = "environment_locked"
     http_status = 423

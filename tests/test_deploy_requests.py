@@ -10,7 +10,13 @@ from django.test import TestCase
 from django.utils import timezone
 
 from pipelines.deploys import deploy_build, request_deployment, rollback
-from pipelines.errors import DeploymentRunning, InvalidInput, NotFound, PermissionDenied
+from pipelines.errors import (
+    BrokerUnavailable,
+    DeploymentRunning,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from pipelines.models import Deployment, DeploymentStatus, Release
 from pipelines.runner.reaper import reap_stale_deployments
 from pipelines.runner.run import run_deployment
@@ -143,7 +149,10 @@ def test_the_reaper_interrupts_a_deployment_whose_runner_went_silent(pipeline, s
     stuck.refresh_from_db()
     assert stuck.status == DeploymentStatus.INTERRUPTED
     assert stuck.error.endswith("dev keeps serving v1.")
-    assert stuck.log_lines.last().text == stuck.error
+    assert stuck.settled == "Interrupted; dev keeps serving v1."
+    log = list(stuck.log_lines.values_list("text", flat=True))
+    assert "Settled: interrupted; dev keeps serving v1." in log
+    assert log[-1] == "Deployment interrupted: dev keeps serving v1."
     dev.refresh_from_db()
     assert dev.current_release.version == 1
 
@@ -172,13 +181,31 @@ def test_a_stale_deployment_does_not_block_the_next_request(pipeline, settings):
     assert Deployment.objects.get(pk=stuck.pk).status == DeploymentStatus.INTERRUPTED
 
 
-def test_a_deployment_the_broker_cannot_take_fails_with_the_reason(pipeline, settings):
+def test_a_deployment_is_refused_while_the_broker_does_not_answer_and_nothing_is_queued(
+    pipeline, settings
+):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     dev = pipeline.environments.get(name="dev")
+    build = artifact_build(pipeline, b"a")
 
-    with TestCase.captureOnCommitCallbacks(execute=True):
+    with pytest.raises(BrokerUnavailable, match="broker .Redis. does not answer"):
+        request_deployment(dev, build, cause="manual")
+
+    assert not Deployment.objects.exists()
+    assert not dev.releases.exists()
+
+
+def test_a_deployment_the_broker_lost_after_the_request_ends_interrupted_with_the_reason(
+    pipeline, settings
+):
+    dev = pipeline.environments.get(name="dev")
+    with TestCase.captureOnCommitCallbacks(execute=False) as scheduled:
         deployment = request_deployment(dev, artifact_build(pipeline, b"a"), cause="manual")
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # the broker went away meanwhile
+
+    scheduled[0]()
 
     deployment.refresh_from_db()
-    assert deployment.status == DeploymentStatus.FAILED
-    assert deployment.error.startswith("Could not hand the deployment to the workers")
+    assert deployment.status == DeploymentStatus.INTERRUPTED
+    assert deployment.error.startswith("Interrupted while queued: could not hand it to the workers")
+    assert deployment.log_lines.get().text == deployment.error

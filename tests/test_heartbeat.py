@@ -11,9 +11,10 @@ from pipelines.deploys import request_deployment
 from pipelines.models import DeploymentStatus
 from pipelines.runner.reaper import reap_stale_deployments
 from tests.deploying import artifact_build, run_in_background, wait_for
-from tests.test_heroku_driver import FakeHeroku, heroku_env, slug_tarball
+from tests.test_heroku_driver import heroku_env, slug_tarball
 
 pytestmark = pytest.mark.django_db(transaction=True)
+pytest_plugins = ["tests.test_heroku_driver"]  # its `heroku` fixture
 
 
 @pytest.fixture
@@ -31,18 +32,6 @@ def slow_heroku(heroku):
     heroku.release_upload = release
     yield heroku
     release.set()
-
-
-@pytest.fixture
-def heroku(settings, monkeypatch, fast_runner):
-    from tests.test_heroku_driver import TOKEN
-
-    fake = FakeHeroku()
-    settings.SLIPWAY_HEROKU_API_URL = fake.url
-    monkeypatch.setenv("HEROKU_API_TOKEN", TOKEN)
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
 
 
 def test_a_runner_busy_in_a_step_that_never_ticks_keeps_beating_and_is_not_reaped(

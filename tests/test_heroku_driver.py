@@ -28,6 +28,7 @@ class FakeHeroku:
         self.final_status = "succeeded"
         self.blobs: dict[str, bytes] = {}
         self.polls = 0
+        self.releases: list[dict] = []  # what POST /apps/{app}/releases created, oldest first
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,17 +48,16 @@ class FakeHeroku:
                     blob = {"method": "put", "url": f"{fake.url}/blobs/slug-1"}
                     self.json(201, {"id": "slug-1", "blob": blob, **body})
                 elif self.path.endswith("/releases"):
-                    self.json(
-                        201,
-                        {
-                            "id": f"release-of-{app}",
-                            "version": 42,
-                            "status": "pending",
-                            "slug": {"id": body["slug"]},
-                            "description": body.get("description"),
-                            "output_stream_url": f"{fake.url}/streams/{app}",
-                        },
-                    )
+                    release = {
+                        "id": f"release-of-{app}",
+                        "version": 42,
+                        "status": "pending",
+                        "slug": {"id": body["slug"]},
+                        "description": body.get("description"),
+                        "output_stream_url": f"{fake.url}/streams/{app}",
+                    }
+                    fake.releases.append(release)
+                    self.json(201, release)
 
             def do_PUT(self) -> None:
                 data = self.rfile.read(int(self.headers["Content-Length"]))
@@ -68,7 +68,9 @@ class FakeHeroku:
 
             def do_GET(self) -> None:
                 fake.record(self, None)
-                if self.path.startswith("/streams/"):
+                if self.path.endswith("/releases"):  # newest first, as Range "order=desc" asks
+                    self.json(206, list(reversed(fake.releases)))
+                elif self.path.startswith("/streams/"):
                     output = b"Running release command...\nMigrating database\nDone\n"
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(output)))
@@ -84,7 +86,7 @@ class FakeHeroku:
             def body(self) -> dict:
                 return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
 
-            def json(self, status: int, body: dict) -> None:
+            def json(self, status: int, body: dict | list) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

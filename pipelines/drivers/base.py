@@ -41,6 +41,18 @@ class Driver:
     def recover(self) -> None:
         """After a failed or cancelled step: leave the previous release serving."""
 
+    def settle(self) -> tuple[bool, str]:
+        """After this deployment's runner died (the reaper calls it): make the target agree
+        with the books, from what the runner recorded in `ctx.intent` before each
+        irreversible step. Returns (the new release is confirmed, what was done) — the text
+        a phrase like "interrupted after the switch; v1 put back", or "" for nothing."""
+        return False, ""
+
+    def still_serves(self) -> str:
+        """The end of a settle phrase when the previous release keeps (or goes back to) serving."""
+        current = self.ctx.environment.current_release
+        return f"{current.label} still serves" if current else "nothing was deployed here before"
+
     def setting(self, key: str) -> str:
         value = self.settings.get(key)
         if not value:

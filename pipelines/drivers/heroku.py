@@ -49,10 +49,12 @@ class HerokuDriver(Driver):
 
     # --- steps --------------------------------------------------------------------------
     def maintenance_on(self) -> None:
+        self.ctx.record_intent(maintenance=True)
         self.set_maintenance(True)
 
     def release(self) -> None:
         slug_id = self.slug_for(self.ctx.release.artifact)
+        self.ctx.record_intent(release=self.description())
         release = self.call(
             "POST",
             f"/apps/{self.app}/releases",
@@ -89,6 +91,38 @@ class HerokuDriver(Driver):
                 self.set_maintenance(False)
             except StepFailed as exc:
                 self.ctx.note(f"Turning maintenance off failed too: {exc}.")
+
+    def settle(self) -> tuple[bool, str]:
+        """Find the release the dead runner may have created (by its description), wait for
+        it to end, and turn maintenance off if the runner turned it on."""
+        label = self.ctx.release.label
+        confirmed, what = False, f"interrupted before the Heroku release; {self.still_serves()}"
+        if self.ctx.intent.get("release"):
+            found = self.find_release(self.ctx.intent["release"])
+            if found is None:
+                what = f"interrupted before Heroku made the release; {self.still_serves()}"
+            else:
+                self.heroku_release = found
+                try:
+                    self.release_command()
+                    confirmed = True
+                    what = f"interrupted after the Heroku release; {label} confirmed by Heroku"
+                except StepFailed as exc:
+                    self.ctx.note(str(exc))
+                    what = (
+                        f"interrupted after the Heroku release, which failed; {self.still_serves()}"
+                    )
+        if self.ctx.intent.get("maintenance"):
+            self.in_maintenance = True
+            self.recover()
+        return confirmed, what
+
+    def find_release(self, description: str) -> dict | None:
+        """The newest releases of the app (Heroku's Range header pages them), ours or None."""
+        releases = self.call(
+            "GET", f"/apps/{self.app}/releases", headers={"Range": "version ..; order=desc, max=20"}
+        )
+        return next((r for r in releases if r.get("description") == description), None)
 
     # --- the API ------------------------------------------------------------------------
     def set_maintenance(self, on: bool) -> None:
@@ -142,10 +176,16 @@ class HerokuDriver(Driver):
         except requests.RequestException as exc:
             self.ctx.note(f"The release output stream broke off: {exc}")
 
-    def call(self, method: str, path: str, json: dict | None = None) -> dict:
+    def call(
+        self, method: str, path: str, json: dict | None = None, headers: dict | None = None
+    ) -> dict | list:
         try:
             response = self.session.request(
-                method, self.api + path, json=json, headers=self.headers(), timeout=TIMEOUT
+                method,
+                self.api + path,
+                json=json,
+                headers={**self.headers(), **(headers or {})},
+                timeout=TIMEOUT,
             )
         except requests.RequestException as exc:
             raise StepFailed(f"Heroku API {method} {path} failed: {exc}") from None

@@ -75,7 +75,8 @@ class LocalDriver(Driver):
     def switch(self) -> None:
         current = self.target / CURRENT
         self.previous = os.readlink(current) if current.is_symlink() else None
-        point_current(self.target, f"releases/{self.release_dir.name}")
+        self.ctx.record_intent(switch={"from": self.previous, "to": self.relative_dir})
+        point_current(self.target, self.relative_dir)
         self.switched = True
         was = f" (was {self.previous})" if self.previous else ""
         self.ctx.note(f"{current} → releases/{self.release_dir.name}{was}.")
@@ -120,7 +121,61 @@ class LocalDriver(Driver):
         except StepFailed as exc:
             self.ctx.note(f"Restarting the previous release failed too: {exc}.")
 
+    def settle(self) -> tuple[bool, str]:
+        self.remove_partial_unpacks()
+        label = self.ctx.release.label
+        env = self.ctx.environment
+        serving = env.current_release.label if env.current_release_id else "nothing"
+        switch = self.ctx.intent.get("switch")
+        current = self.target / CURRENT
+        points_to = os.readlink(current) if current.is_symlink() else None
+        if not switch or points_to != switch["to"]:
+            self.ensure_serving(env.current_release)
+            when = " before the switch" if not switch else ""
+            return False, f"interrupted{when}; {self.still_serves()}"
+        self.previous, self.switched = switch["from"], True
+        if self.settings.get("health_url"):
+            try:
+                if not self.serves(self.ctx.build.sha):
+                    self.restart(self.release_dir)  # the restart may have been cut short
+                self.health_check()
+                return True, f"interrupted after the switch; {label} confirmed by health check"
+            except StepFailed as exc:
+                self.ctx.note(f"{label} cannot be confirmed: {exc}.")
+        else:
+            self.ctx.note(f"No health check can confirm {label}: putting {serving} back.")
+        self.recover()
+        put_back = f"{serving} put back" if self.previous else "nothing was deployed here before"
+        return False, f"interrupted after the switch; {put_back}"
+
+    def ensure_serving(self, release) -> None:
+        """The previous release still is `current`: restart it unless it answers healthy."""
+        if release is None or not self.settings.get("restart_command"):
+            return
+        if self.settings.get("health_url") and self.serves(release.build.sha):
+            return
+        self.ctx.note(f"Restarting {release.label}, which `current` points to.")
+        try:
+            self.restart(self.target / CURRENT)
+        except StepFailed as exc:
+            self.ctx.note(f"Restarting {release.label} failed: {exc}.")
+
+    def serves(self, sha: str) -> bool:
+        with requests.Session() as session:
+            session.trust_env = False
+            return probe(session, self.health_url(), sha)[0]
+
+    def remove_partial_unpacks(self) -> None:
+        """What an unpack killed half-way left behind (a hidden directory of this release)."""
+        for partial in self.releases.glob(f".{self.release_dir.name}-*"):
+            shutil.rmtree(partial, ignore_errors=True)
+            self.ctx.note(f"Removed {partial}, left by an unpack that was cut short.")
+
     # --- helpers ------------------------------------------------------------------------
+    @property
+    def relative_dir(self) -> str:
+        return f"releases/{self.release_dir.name}"
+
     def restart(self, release_dir: Path) -> None:
         command = self.settings.get("restart_command")
         if command:

@@ -25,6 +25,20 @@ class Deployment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Who works on it while it runs ("host:pid:token"): a runner, or the reaper that took
+    # it over from a dead one. Beats and the final UPDATE only count for this runner.
+    runner = models.CharField(max_length=200, blank=True)
+    # When the reaper last handed a queued deployment to a runner again, and how often.
+    handed_at = models.DateTimeField(null=True, blank=True)
+    handoffs = models.PositiveSmallIntegerField(default=0)
+    # What the runner is about to do that cannot be undone (switching `current`, creating a
+    # Heroku release), recorded before it does it, so the reaper can settle a dead runner's
+    # deployment: see docs/operations.md.
+    intent = models.JSONField(default=dict, blank=True)
+    # The process groups of the commands it started ({"host": …, "pgid": …}).
+    process_groups = models.JSONField(default=list, blank=True)
+    # What the reaper did after its runner died ("v1 put back", "v2 confirmed by …").
+    settled = models.CharField(max_length=300, blank=True)
     cancel_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -32,6 +32,12 @@ def run_command(
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    try:
+        ctx.track_process_group(process.pid)
+    except BaseException:  # not recorded, so nobody could end it later: end it now
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+        raise
     reader = _LineReader(ctx, process)
     try:
         reader.pump_until_exit(tick=ctx.tick)

@@ -6,6 +6,7 @@ and the step's deadline.
 """
 
 import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,7 @@ class Timing:
 class RunContext:
     def __init__(self, deployment: Deployment, timing: Timing | None = None) -> None:
         self.deployment = deployment
+        self.runner = deployment.runner
         self.environment = deployment.environment
         self.release = deployment.release
         self.build = deployment.release.build
@@ -68,7 +70,9 @@ class RunContext:
             max_lines=settings.SLIPWAY_LOG_MAX_LINES,
             flush_seconds=settings.SLIPWAY_LOG_FLUSH_SECONDS,
         )
-        self.heartbeat = Heartbeat(deployment.pk, self.timing.heartbeat)
+        self.heartbeat = Heartbeat(deployment.pk, self.runner, self.timing.heartbeat)
+        self.intent: dict = dict(deployment.intent or {})
+        self.process_groups: list[dict] = list(deployment.process_groups or [])
         now = time.monotonic()
         self.last_beat = now
         self.last_cancel_check = now
@@ -117,6 +121,17 @@ class RunContext:
             "SLIPWAY_DEPLOYMENT": str(self.deployment.pk),
             **extra,
         }
+
+    def record_intent(self, **intent) -> None:
+        """Say what is about to be done that cannot be undone, before doing it: a reaper
+        that finds this deployment's runner dead settles it from there (docs/operations.md)."""
+        self.intent = {**self.intent, **intent}
+        Deployment.objects.filter(pk=self.deployment.pk).update(intent=self.intent)
+
+    def track_process_group(self, pgid: int) -> None:
+        """A command started: recorded so that it can be ended even if this runner dies."""
+        self.process_groups.append({"host": socket.gethostname(), "pgid": pgid})
+        Deployment.objects.filter(pk=self.deployment.pk).update(process_groups=self.process_groups)
 
     def start_step(self, timeout: float | None = None) -> None:
         timeout = timeout or self.step_timeout

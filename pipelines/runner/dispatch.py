@@ -8,15 +8,18 @@ import functools
 import logging
 from typing import Any
 
+import redis
 from celery import Task
 from django.conf import settings
 from django.utils import timezone
 
-from pipelines.models import Deployment, DeploymentStatus
+from pipelines.models import Deployment
 from pipelines.runner import embedded
+from pipelines.runner.reaper import end_queued
 from pipelines.runner.tasks import run_deployment_task
 
 logger = logging.getLogger(__name__)
+BROKER_CHECK_SECONDS = 2
 
 
 def dispatch(task: Task, *args: Any, queue: str) -> None:
@@ -39,10 +42,27 @@ def start_deployment(deployment_id: int) -> None:
     """Hand a queued deployment to whoever runs deployments (queue SLIPWAY_DEPLOY_QUEUE)."""
     try:
         dispatch(run_deployment_task, deployment_id, queue=settings.SLIPWAY_DEPLOY_QUEUE)
-    except Exception as exc:  # the broker is down: say so rather than stay queued forever
+    except Exception as exc:  # the broker went away: say so rather than stay queued forever
         logger.exception("deployment %s could not be queued", deployment_id)
-        Deployment.objects.filter(pk=deployment_id, status=DeploymentStatus.QUEUED).update(
-            status=DeploymentStatus.FAILED,
-            finished_at=timezone.now(),
-            error=f"Could not hand the deployment to the workers: {exc}",
+        end_queued(
+            Deployment.objects.select_related("environment__pipeline", "release").get(
+                pk=deployment_id
+            ),
+            timezone.now(),
+            f"Interrupted while queued: could not hand it to the workers ({exc}).",
         )
+
+
+def broker_answers() -> bool:
+    """Whether the broker at REDIS_URL answers now (requests are refused while it does not)."""
+    client = redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_connect_timeout=BROKER_CHECK_SECONDS,
+        socket_timeout=BROKER_CHECK_SECONDS,
+    )
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()

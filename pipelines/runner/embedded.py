@@ -7,6 +7,7 @@ server loop (a management command, a shell, a test client) the caller runs it it
 """
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections
+from django.utils import timezone
 
 from pipelines.runner.reaper import reap_stale_deployments
 
@@ -22,6 +24,7 @@ logger = logging.getLogger(__name__)
 _background: set = set()  # keeps running futures referenced until they finish
 _reaper_loops: set[asyncio.AbstractEventLoop] = set()
 _periodic: list[tuple[str, Callable[[], object]]] = []  # run_periodically's jobs
+STARTUP_ROUND_SECONDS = 1.0
 
 
 def server_loop() -> asyncio.AbstractEventLoop | None:
@@ -79,14 +82,22 @@ def with_embedded_reaper(application: Callable) -> Callable:
 
 
 async def _reap_periodically(interval: float) -> None:
+    """The first round, soon after start-up, also picks up every deployment left queued:
+    this process runs them all, and it has just started. Later rounds, every `interval`."""
+    started = timezone.now()
+    # Wait a moment first: a short-lived loop (a test's communicator) never touches the
+    # database, and nothing is stale before SLIPWAY_STALE_AFTER_SECONDS anyway.
+    await asyncio.sleep(min(interval, STARTUP_ROUND_SECONDS))
+    queued_before = started
     while True:
-        # Sleep first: nothing is stale before SLIPWAY_STALE_AFTER_SECONDS anyway, and a
-        # short-lived loop (a test's communicator) never touches the database.
-        await asyncio.sleep(interval)
         try:
-            await sync_to_async(_in_worker_thread, thread_sensitive=False)(reap_stale_deployments)
+            await sync_to_async(_in_worker_thread, thread_sensitive=False)(
+                functools.partial(reap_stale_deployments, queued_before=queued_before)
+            )
         except Exception:
             logger.exception("the embedded reaper failed; trying again later")
+        queued_before = None
+        await asyncio.sleep(interval)
 
 
 async def _every(interval: float, job: Callable[[], object]) -> None:

@@ -8,7 +8,7 @@ is handed out it runs once. Every status or step change is published after commi
 import logging
 import time
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from pipelines import audit
@@ -22,6 +22,7 @@ from pipelines.models import (
     StepStatus,
 )
 from pipelines.runner.context import Cancelled, LostClaim, RunContext, StepFailed
+from pipelines.runner.heartbeat import new_runner_id
 from pipelines.runner.signals import announce_end
 
 logger = logging.getLogger(__name__)
@@ -31,11 +32,9 @@ Outcome = tuple[str, str]  # (deployment status, error)
 
 def run_deployment(deployment_id: int) -> Deployment | None:
     """Run a queued deployment. Returns None when it was not queued (someone else has it)."""
-    if not claim(deployment_id):
+    if not claim(deployment_id, new_runner_id()):
         return None
-    deployment = Deployment.objects.select_related(
-        "release__build", "release__artifact", "environment__pipeline", "requested_by"
-    ).get(pk=deployment_id)
+    deployment = load(deployment_id)
     publish_after_commit(publish_deployment, deployment)
     ctx = RunContext(deployment)
     ctx.heartbeat.start()
@@ -58,12 +57,22 @@ def run_deployment(deployment_id: int) -> Deployment | None:
     return deployment
 
 
-def claim(deployment_id: int) -> bool:
+def load(deployment_id: int) -> Deployment:
+    return Deployment.objects.select_related(
+        "release__build",
+        "release__artifact",
+        "environment__pipeline",
+        "environment__current_release",
+        "requested_by",
+    ).get(pk=deployment_id)
+
+
+def claim(deployment_id: int, runner: str) -> bool:
     now = timezone.now()
     try:
         claimed = Deployment.objects.filter(
             pk=deployment_id, status=DeploymentStatus.QUEUED
-        ).update(status=DeploymentStatus.RUNNING, started_at=now, heartbeat_at=now)
+        ).update(status=DeploymentStatus.RUNNING, started_at=now, heartbeat_at=now, runner=runner)
     except IntegrityError:  # another deployment of the environment is running
         logger.warning("deployment %s not claimed: its environment is busy", deployment_id)
         return False
@@ -82,7 +91,13 @@ def execute(ctx: RunContext) -> Outcome:
         return DeploymentStatus.SUCCEEDED, ""
     steps = create_steps(ctx.deployment, driver.steps())
     for index, step in enumerate(steps):
-        outcome = run_step(ctx, driver, step)
+        try:
+            outcome = run_step(ctx, driver, step)
+        except LostClaim:
+            raise
+        except Exception as exc:  # recording the step failed (the database went away)
+            logger.exception("deployment %s: %s could not be recorded", ctx.deployment.pk, step)
+            outcome = DeploymentStatus.FAILED, f"{step.name} failed: {type(exc).__name__}: {exc}"
         if outcome is not None:
             skip(steps[index + 1 :])
             recover(ctx, driver)
@@ -151,7 +166,12 @@ def set_step(ctx: RunContext, step: DeploymentStep, status: str) -> None:
 
 
 def skip(steps: list[DeploymentStep]) -> None:
-    DeploymentStep.objects.filter(pk__in=[s.pk for s in steps]).update(status=StepStatus.SKIPPED)
+    try:
+        DeploymentStep.objects.filter(pk__in=[s.pk for s in steps]).update(
+            status=StepStatus.SKIPPED
+        )
+    except DatabaseError:  # putting the previous release back matters more than this
+        logger.exception("the steps after a failed one could not be marked skipped")
 
 
 def finish(ctx: RunContext, status: str, error: str = "") -> None:
@@ -166,9 +186,9 @@ def finish(ctx: RunContext, status: str, error: str = "") -> None:
     ctx.log.flush()
     now = timezone.now()
     with transaction.atomic():
-        ended = Deployment.objects.filter(pk=deployment.pk, status=DeploymentStatus.RUNNING).update(
-            status=status, finished_at=now, error=error
-        )
+        ended = Deployment.objects.filter(
+            pk=deployment.pk, status=DeploymentStatus.RUNNING, runner=ctx.runner
+        ).update(status=status, finished_at=now, error=error)
         if not ended:
             raise LostClaim()
         deployment.status, deployment.finished_at, deployment.error = status, now, error
