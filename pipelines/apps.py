@@ -11,11 +11,12 @@ class PipelinesConfig(AppConfig):
         # them listen, so nothing imports upwards (docs/architecture.md, "Layers").
         from pipelines import deploys, notifications, probe, receipts
         from pipelines.models import AuditEvent
-        from pipelines.runner import embedded
-        from pipelines.runner.signals import deployment_ended
+        from pipelines.runner import dispatch, embedded
+        from pipelines.runner.signals import deployment_ended, deployment_orphaned
 
         deployment_ended.connect(deploys.deploy_waiting_build_after, dispatch_uid="waiting")
         deployment_ended.connect(receipts.issue_when_ended, dispatch_uid="receipt")
+        deployment_orphaned.connect(dispatch.start_orphan, dispatch_uid="orphan")
         post_save.connect(notifications.audit_recorded, sender=AuditEvent, dispatch_uid="news")
         # The drift probe's tick in the embedded mode (Celery beat's schedule in production).
         embedded.run_periodically("SLIPWAY_PROBE_TICK_SECONDS", probe.probe_due_environments)

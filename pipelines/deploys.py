@@ -10,6 +10,7 @@ import fnmatch
 import logging
 import re
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max

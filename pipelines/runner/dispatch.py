@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from pipelines.models import Deployment
 from pipelines.runner import embedded
-from pipelines.runner.reaper import end_queued
+from pipelines.runner.run import end_queued
 from pipelines.runner.tasks import run_deployment_task
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,11 @@ def start_deployment(deployment_id: int) -> None:
             timezone.now(),
             f"Interrupted while queued: could not hand it to the workers ({exc}).",
         )
+
+
+def start_orphan(sender, deployment_id: int, **kwargs) -> None:
+    """Receives `deployment_orphaned` (the reaper found it queued with no runner)."""
+    start_deployment(deployment_id)
 
 
 def broker_answers() -> bool:

@@ -16,21 +16,16 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from pipelines import audit
-from pipelines.drivers import driver_for
-from pipelines.live import publish_after_commit, publish_deployment, publish_log
-from pipelines.logs import append_log
-from pipelines.models import Deployment, DeploymentStatus, Environment, LogLine, StepStatus
+from pipelines.models import Deployment, DeploymentStatus, Environment, StepStatus
 from pipelines.runner.context import LostClaim, RunContext
 from pipelines.runner.heartbeat import new_runner_id
 from pipelines.runner.processes import end_process_groups
-from pipelines.runner.run import finish, load
-from pipelines.runner.signals import announce_end
+from pipelines.runner.run import end_queued, finish, load, settle_target
+from pipelines.runner.signals import deployment_orphaned
 
 logger = logging.getLogger(__name__)
 
@@ -106,21 +101,6 @@ def settle_dead_runner(deployment: Deployment) -> bool:
     return not confirmed
 
 
-def settle_target(ctx: RunContext) -> tuple[bool, str]:
-    """(the new release is confirmed, what was done) — from the driver, which knows how."""
-    try:
-        driver = driver_for(ctx)
-        if driver is None:
-            return False, ""
-        return driver.settle()
-    except LostClaim:
-        raise
-    except Exception as exc:
-        logger.exception("deployment %s: settling failed", ctx.deployment.pk)
-        ctx.log.system(f"Settling the target failed: {type(exc).__name__}: {exc}")
-        return False, f"settling the target failed ({exc}); check it by hand"
-
-
 def close_steps(deployment: Deployment, *, succeeded: bool) -> None:
     """The dead runner's unfinished steps: done by the reaper when it confirmed the release,
     else the running one failed and the rest never ran."""
@@ -138,8 +118,6 @@ def close_steps(deployment: Deployment, *, succeeded: bool) -> None:
 def hand_out_again(deployment: Deployment, now: datetime) -> bool:
     """A queued deployment no runner took: schedule it again (Celery: a new message;
     embedded: a thread of the server), or end it. True when it was ended."""
-    from pipelines.runner.dispatch import start_deployment  # dispatch → tasks → this module
-
     if deployment.handoffs >= MAX_HANDOFFS:
         waited = f"no runner took it, though handed out {deployment.handoffs + 1} times"
         return end_queued(deployment, now, f"Interrupted while queued: {waited}.")
@@ -148,32 +126,10 @@ def hand_out_again(deployment: Deployment, now: datetime) -> bool:
     ).update(handed_at=now, handoffs=deployment.handoffs + 1)
     if handed:
         logger.warning("deployment %s was still queued: handing it out again", deployment.pk)
-        start_deployment(deployment.pk)  # ends it with the reason if the broker cannot take it
+        # Whoever hands deployments out listens (pipelines/apps.py); if the broker cannot
+        # take it, it is ended with the reason.
+        deployment_orphaned.send(sender=Deployment, deployment_id=deployment.pk)
     return False
-
-
-def end_queued(deployment: Deployment, now: datetime, error: str) -> bool:
-    env = deployment.environment
-    with transaction.atomic():
-        ended = Deployment.objects.filter(pk=deployment.pk, status=DeploymentStatus.QUEUED).update(
-            status=DeploymentStatus.INTERRUPTED, finished_at=now, error=error, settled=error
-        )
-        if not ended:
-            return False
-        deployment.refresh_from_db()
-        rows = append_log(deployment, [(LogLine.Stream.SYSTEM, error)])
-        audit.record(
-            "deployment_interrupted",
-            f"{deployment.release.label} to {env.name}: {error}",
-            pipeline=env.pipeline,
-            environment=env,
-            deployment=deployment.pk,
-        )
-        publish_after_commit(publish_log, deployment.pk, rows)
-        publish_after_commit(publish_deployment, deployment)
-        announce_end(deployment)
-    logger.warning("deployment %s ended while queued: %s", deployment.pk, error)
-    return True
 
 
 def _sentence(text: str) -> str:

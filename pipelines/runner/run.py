@@ -7,18 +7,21 @@ is handed out it runs once. Every status or step change is published after commi
 
 import logging
 import time
+from datetime import datetime
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from pipelines import audit
 from pipelines.drivers import Driver, driver_for
-from pipelines.live import publish_after_commit, publish_deployment
+from pipelines.live import publish_after_commit, publish_deployment, publish_log
+from pipelines.logs import append_log
 from pipelines.models import (
     Deployment,
     DeploymentStatus,
     DeploymentStep,
     Environment,
+    LogLine,
     StepStatus,
 )
 from pipelines.runner.context import Cancelled, LostClaim, RunContext, StepFailed
@@ -207,3 +210,43 @@ def finish(ctx: RunContext, status: str, error: str = "") -> None:
         )
         publish_after_commit(publish_deployment, deployment)
         announce_end(deployment)
+
+
+def settle_target(ctx: RunContext) -> tuple[bool, str]:
+    """(the new release is confirmed, what was done) — from the driver, which knows how."""
+    try:
+        driver = driver_for(ctx)
+        if driver is None:
+            return False, ""
+        return driver.settle()
+    except LostClaim:
+        raise
+    except Exception as exc:
+        logger.exception("deployment %s: settling failed", ctx.deployment.pk)
+        ctx.log.system(f"Settling the target failed: {type(exc).__name__}: {exc}")
+        return False, f"settling the target failed ({exc}); check it by hand"
+
+
+def end_queued(deployment: Deployment, now: datetime, error: str) -> bool:
+    """End as interrupted a deployment that never left the queue; False if it had."""
+    env = deployment.environment
+    with transaction.atomic():
+        ended = Deployment.objects.filter(pk=deployment.pk, status=DeploymentStatus.QUEUED).update(
+            status=DeploymentStatus.INTERRUPTED, finished_at=now, error=error, settled=error
+        )
+        if not ended:
+            return False
+        deployment.refresh_from_db()
+        rows = append_log(deployment, [(LogLine.Stream.SYSTEM, error)])
+        audit.record(
+            "deployment_interrupted",
+            f"{deployment.release.label} to {env.name}: {error}",
+            pipeline=env.pipeline,
+            environment=env,
+            deployment=deployment.pk,
+        )
+        publish_after_commit(publish_log, deployment.pk, rows)
+        publish_after_commit(publish_deployment, deployment)
+        announce_end(deployment)
+    logger.warning("deployment %s ended while queued: %s", deployment.pk, error)
+    return True

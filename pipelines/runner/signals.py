@@ -13,6 +13,8 @@ from pipelines.models import Deployment
 
 # Sent after commit with `deployment=` the Deployment that ended (its status is final).
 deployment_ended = Signal()
+# Sent with `deployment_id=` a queued deployment no runner took: hand it out again.
+deployment_orphaned = Signal()
 
 
 def announce_end(deployment: Deployment) -> None:
