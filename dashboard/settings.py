@@ -188,6 +188,8 @@ SLIPWAY_HEALTH_TIMEOUT_SECONDS = env_seconds("SLIPWAY_HEALTH_TIMEOUT_SECONDS", 6
 SLIPWAY_POLL_SECONDS = env_seconds("SLIPWAY_POLL_SECONDS", 0.5)  # health, Heroku, cancel
 SLIPWAY_LOG_FLUSH_SECONDS = env_seconds("SLIPWAY_LOG_FLUSH_SECONDS", 0.075)
 SLIPWAY_LOG_MAX_LINES = int(os.environ.get("SLIPWAY_LOG_MAX_LINES", 1_000_000))
+# How long the runner retries storing its log, steps and outcome while the database is away.
+SLIPWAY_DB_RETRY_SECONDS = env_seconds("SLIPWAY_DB_RETRY_SECONDS", 30)
 SLIPWAY_MAX_UNPACKED_BYTES = int(os.environ.get("SLIPWAY_MAX_UNPACKED_BYTES", 8 * 1024**3))
 SLIPWAY_HEROKU_API_URL = os.environ.get("SLIPWAY_HEROKU_API_URL", "https://api.heroku.com")
 # How often the drift probe looks for environments due a check (each has its probe_interval).

@@ -41,7 +41,7 @@ def run_command(
     reader = _LineReader(ctx, process)
     try:
         reader.pump_until_exit(tick=ctx.tick)
-    except (Cancelled, StepFailed, LostClaim) as reason:
+    except Exception as reason:  # a cancel, a timeout, a lost claim, the database away…
         _stop(ctx, process, reader, reason)
         raise
     if process.returncode != 0:
@@ -55,7 +55,7 @@ def _stop(ctx: RunContext, process: subprocess.Popen, reader: "_LineReader", rea
     elif isinstance(reason, LostClaim):
         why = "This deployment was marked interrupted"
     else:
-        why = str(reason).capitalize()
+        why = str(reason)[:1].upper() + str(reason)[1:]
     grace = ctx.timing.cancel_grace
     ctx.log.system(f"{why}: sending TERM to the command (process group {process.pid}).")
     _signal_group(process, signal.SIGTERM)

@@ -5,6 +5,7 @@ the log in batches, notices a lost claim (pipelines/runner/heartbeat.py), a canc
 and the step's deadline.
 """
 
+import contextlib
 import os
 import socket
 import time
@@ -15,6 +16,7 @@ from django.conf import settings
 
 from pipelines.artifacts import artifact_path
 from pipelines.models import Deployment
+from pipelines.runner.database import DatabaseAway, retrying
 from pipelines.runner.heartbeat import Heartbeat
 from pipelines.runner.log_writer import LogWriter, Stream
 
@@ -80,8 +82,17 @@ class RunContext:
         self.deadline = self.deploy_deadline
         self.deadline_label = f"{self.timing.max_deploy:g} s"
         self.step_timeout = self.timing.step_timeout
-        # While putting things back after a failure, a cancel request is not news.
         self.recovering = False
+
+    @property
+    def recovering(self) -> bool:
+        """While putting things back after a failure: a cancel request is not news, and a
+        database that is away does not stop it (pipelines/runner/database.py)."""
+        return self.log.tolerant
+
+    @recovering.setter
+    def recovering(self, value: bool) -> None:
+        self.log.tolerant = value
 
     # --- what drivers use -------------------------------------------------------------
     def output(self, text: str, stream: str = Stream.STDOUT) -> None:
@@ -126,7 +137,10 @@ class RunContext:
         """Say what is about to be done that cannot be undone, before doing it: a reaper
         that finds this deployment's runner dead settles it from there (docs/operations.md)."""
         self.intent = {**self.intent, **intent}
-        Deployment.objects.filter(pk=self.deployment.pk).update(intent=self.intent)
+        retrying(
+            lambda: Deployment.objects.filter(pk=self.deployment.pk).update(intent=self.intent),
+            what="recording what comes next",
+        )
 
     def track_process_group(self, pgid: int) -> None:
         """A command started: recorded so that it can be ended even if this runner dies."""
@@ -163,7 +177,8 @@ class RunContext:
     def log_only_tick(self) -> None:
         """While stopping a command: keep the log flowing, raise nothing."""
         if self.log.due():
-            self.log.flush()
+            with contextlib.suppress(DatabaseAway):  # the lines wait for the next flush
+                self.log.flush()
 
     def beat(self) -> None:
         """A beat from the runner's own thread, when the heartbeat has no thread of its own."""
@@ -172,10 +187,13 @@ class RunContext:
             raise LostClaim()
 
     def check_cancel(self) -> None:
-        by = (
-            Deployment.objects.filter(pk=self.deployment.pk)
-            .values_list("cancel_requested_by__username", "cancel_requested_by_id")
-            .first()
+        by = retrying(
+            lambda: (
+                Deployment.objects.filter(pk=self.deployment.pk)
+                .values_list("cancel_requested_by__username", "cancel_requested_by_id")
+                .first()
+            ),
+            what="looking for a cancel request",
         )
         if by and by[1]:
             raise Cancelled(by[0])

@@ -12,6 +12,7 @@ from django.db import transaction
 from pipelines.live import publish_after_commit, publish_log
 from pipelines.logs import append_log
 from pipelines.models import Deployment, LogLine
+from pipelines.runner.database import DatabaseAway, retrying
 
 MAX_LINE_CHARS = 10_000
 # Flush early when this many lines wait, so one batch stays a reasonable message.
@@ -35,6 +36,9 @@ class LogWriter:
         self.last_flush = time.monotonic()
         self.cut = False
         self.dropped = 0
+        # While the previous release is put back: a database that is away must not stop
+        # that; the lines wait (and go with the next flush that works).
+        self.tolerant = False
 
     def write(self, text: str, stream: str = Stream.STDOUT) -> None:
         if len(text) > MAX_LINE_CHARS:
@@ -65,11 +69,21 @@ class LogWriter:
         return bool(self.pending) and time.monotonic() - self.last_flush >= self.flush_seconds
 
     def flush(self) -> None:
+        """Store and publish the pending lines, riding out a database blink; DatabaseAway
+        when it stays away (the lines stay pending)."""
         self.last_flush = time.monotonic()
         if not self.pending:
             return
-        lines, self.pending = self.pending, []
+        try:
+            retrying(self.store, what="storing the log", seconds=0 if self.tolerant else None)
+        except DatabaseAway:
+            if not self.tolerant:
+                raise
+
+    def store(self) -> None:
+        """One attempt at storing the pending lines (the database's error goes up)."""
         deployment_id = self.deployment.pk
         with transaction.atomic():
-            rows = append_log(self.deployment, lines)
+            rows = append_log(self.deployment, self.pending)
             publish_after_commit(publish_log, deployment_id, rows)
+        self.pending = []

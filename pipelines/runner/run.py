@@ -9,6 +9,7 @@ import logging
 import time
 from datetime import datetime
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
@@ -25,6 +26,7 @@ from pipelines.models import (
     StepStatus,
 )
 from pipelines.runner.context import Cancelled, LostClaim, RunContext, StepFailed
+from pipelines.runner.database import DatabaseAway, retrying
 from pipelines.runner.heartbeat import new_runner_id
 from pipelines.runner.signals import announce_end
 
@@ -98,7 +100,9 @@ def execute(ctx: RunContext) -> Outcome:
             outcome = run_step(ctx, driver, step)
         except LostClaim:
             raise
-        except Exception as exc:  # recording the step failed (the database went away)
+        except DatabaseAway as exc:  # recording the step failed: the database went away
+            outcome = DeploymentStatus.FAILED, f"{step.name} failed: {exc}"
+        except Exception as exc:
             logger.exception("deployment %s: %s could not be recorded", ctx.deployment.pk, step)
             outcome = DeploymentStatus.FAILED, f"{step.name} failed: {type(exc).__name__}: {exc}"
         if outcome is not None:
@@ -118,7 +122,7 @@ def run_step(ctx: RunContext, driver: Driver, step: DeploymentStep) -> Outcome |
         driver.run_step(step.name)
     except Cancelled as exc:
         outcome = DeploymentStatus.CANCELLED, f"Cancelled by {exc.by} during {step.name}."
-    except StepFailed as exc:
+    except (StepFailed, DatabaseAway) as exc:
         outcome = DeploymentStatus.FAILED, f"{step.name} failed: {exc}"
     except LostClaim:
         raise
@@ -164,7 +168,10 @@ def set_step(ctx: RunContext, step: DeploymentStep, status: str) -> None:
         step.started_at = now
     else:
         step.finished_at = now
-    step.save(update_fields=["status", "started_at", "finished_at"])
+    retrying(
+        lambda: step.save(update_fields=["status", "started_at", "finished_at"]),
+        what=f"recording the {step.name} step",
+    )
     publish_after_commit(publish_deployment, ctx.deployment)
 
 
@@ -178,7 +185,7 @@ def skip(steps: list[DeploymentStep]) -> None:
 
 
 def finish(ctx: RunContext, status: str, error: str = "") -> None:
-    deployment, release, env = ctx.deployment, ctx.release, ctx.environment
+    release, env = ctx.release, ctx.environment
     if ctx.log.dropped:
         ctx.log.system(f"{ctx.log.dropped:,} lines of output were not stored (log cap).")
     if status == DeploymentStatus.SUCCEEDED:
@@ -186,7 +193,19 @@ def finish(ctx: RunContext, status: str, error: str = "") -> None:
     else:
         serving = env.current_release.label if env.current_release_id else "nothing"
         ctx.log.system(f"Deployment {status}: {env.name} keeps serving {serving}.")
-    ctx.log.flush()
+    # Once the target is settled, only the books are left: worth waiting for the database
+    # as long as a reaper would (it would settle this deployment again otherwise).
+    retrying(
+        lambda: record_end(ctx, status, error),
+        what="recording how the deployment ended",
+        seconds=max(settings.SLIPWAY_DB_RETRY_SECONDS, settings.SLIPWAY_STALE_AFTER_SECONDS),
+    )
+
+
+def record_end(ctx: RunContext, status: str, error: str) -> None:
+    """The log's last lines, then the outcome (and the new current release) in one go."""
+    deployment, release, env = ctx.deployment, ctx.release, ctx.environment
+    ctx.log.store()
     now = timezone.now()
     with transaction.atomic():
         ended = Deployment.objects.filter(
