@@ -16,7 +16,13 @@ from django.conf import settings
 from django.db import IntegrityError
 
 from pipelines.artifact_writer import WriteBehindFile
-from pipelines.errors import ArtifactMismatch, ArtifactTooLarge, InvalidInput
+from pipelines.errors import (
+    ArtifactMismatch,
+    ArtifactTooLarge,
+    InvalidInput,
+    StorageFull,
+    is_disk_full,
+)
 from pipelines.models import Artifact
 from pipelines.models.builds import DIGEST_RE
 
@@ -77,8 +83,13 @@ def store_artifact(
             os.replace(tmp_name, final)
             os.chmod(final, 0o444)
         _fsync_directory(final.parent)  # and the rename with it
-    except BaseException:
+    except BaseException as exc:
         Path(tmp_name).unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise StorageFull(
+                f"The artifact store ({store_root()}) is full: {exc.strerror}. Nothing was "
+                f"kept; free some space (`python manage.py prune`) and upload again."
+            ) from exc
         raise
     return _artifact_row(digest, size)
 

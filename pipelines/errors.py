@@ -1,7 +1,15 @@
 """Domain errors. Use-cases raise them; the web UI and the API each turn them
 into their own response (the API via `code` and `http_status`)."""
 
+import errno
 from typing import Any
+
+# What a full disk (or quota, or file size limit) looks like to a write.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
 
 
 class SlipwayError(Exception):
@@ -48,6 +56,13 @@ class ArtifactConflict(Conflict):
 class ArtifactTooLarge(SlipwayError):
     code = "artifact_too_large"
     http_status = 413
+
+
+class StorageFull(SlipwayError):
+    """The disk that was written to is full; what was half-written is removed."""
+
+    code = "storage_full"
+    http_status = 507
 
 
 class DeploymentRunning(Conflict):

@@ -10,6 +10,7 @@ import posixpath
 import tarfile
 from pathlib import Path
 
+from pipelines.errors import is_disk_full
 from pipelines.runner.context import StepFailed
 
 MAX_MEMBERS = 200_000
@@ -33,6 +34,11 @@ def safe_unpack(archive: Path, destination: Path, *, max_bytes: int) -> int:
     except (tarfile.TarError, EOFError, OSError) as exc:
         if isinstance(exc, UnsafeArchive):
             raise
+        if is_disk_full(exc):
+            raise StepFailed(
+                f"The disk of {destination.parent} is full while unpacking ({exc.strerror}); "
+                f"what was unpacked is removed"
+            ) from None
         raise UnsafeArchive(f"The artifact is not a readable .tar.gz: {exc}") from None
     return len(members)
 
