@@ -11,3 +11,4 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["pipelines.runner"])  # pipelines/runner/tasks.py
 app.autodiscover_tasks(["pipelines"], related_name="notifications")  # deliver_notification
 app.autodiscover_tasks(["pipelines"], related_name="probe")  # probe_environments (beat)
+app.autodiscover_tasks(["pipelines"], related_name="retention")  # prune

@@ -204,6 +204,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SLIPWAY_PROBE_TICK_SECONDS,
     },
 }
+# Retention (`python manage.py prune`, pipelines/retention.py).
+SLIPWAY_KEEP_BUILD_DAYS = env_seconds("SLIPWAY_KEEP_BUILD_DAYS", 30)
+SLIPWAY_KEEP_RELEASES = int(os.environ.get("SLIPWAY_KEEP_RELEASES", 5))
+SLIPWAY_KEEP_LOG_DAYS = env_seconds("SLIPWAY_KEEP_LOG_DAYS", 90)
+# Celery beat runs the prune every this many hours; 0 (the default) leaves it to you.
+SLIPWAY_PRUNE_EVERY_HOURS = env_seconds("SLIPWAY_PRUNE_EVERY_HOURS", 0)
+if SLIPWAY_PRUNE_EVERY_HOURS > 0:
+    CELERY_BEAT_SCHEDULE["prune"] = {
+        "task": "pipelines.prune",
+        "schedule": SLIPWAY_PRUNE_EVERY_HOURS * 3600,
+    }
 
 # E-mail (notifications, pipelines/notifications.py): SMTP at EMAIL_HOST, else the console.
 if os.environ.get("EMAIL_HOST"):
