@@ -162,7 +162,9 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A Redis restart must not kill the deployments running (docs/operations.md): a message
+# delivered again after it finds its deployment claimed already, and does nothing.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * SLIPWAY_MAX_DEPLOY_SECONDS}
 # Queue names: `make worker` and the Procfile consume "deploys,celery"; tests use their own.
 SLIPWAY_DEPLOY_QUEUE = os.environ.get("SLIPWAY_DEPLOY_QUEUE", "deploys")
