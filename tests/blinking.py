@@ -1,6 +1,6 @@
 """Services that blink, for fault tests: a TCP proxy in front of the real PostgreSQL that
 can drop every connection and refuse new ones for a while (what a restart looks like from
-a client), and a Redis server of the test's own that can be stopped and started again.
+a client), and a redis-server of the test's own that can be stopped and started again.
 
 The shared PostgreSQL and Redis of the machine are never restarted; only what a test
 started here goes down.
@@ -11,16 +11,10 @@ started here goes down.
 """
 
 import contextlib
-import os
-import shutil
-import signal
 import socket
 import subprocess
 import threading
 import time
-from pathlib import Path
-
-from tests.services import need
 
 
 class TcpProxy:
@@ -86,36 +80,36 @@ class TcpProxy:
                     sock.shutdown(socket.SHUT_RDWR)
 
 
-class OwnRedis:
-    """A redis-server of the test's own on a free port, that the test may stop and start."""
+class RedisServer:
+    """Our own redis-server on a free port, without persistence, so it can be restarted."""
 
-    def __init__(self, directory: Path) -> None:
-        self.program = shutil.which("redis-server")
-        need(self.program is not None, "redis-server is not on PATH")
-        self.directory = directory
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+    def __init__(self, program: str, port: int, directory) -> None:
+        self.command = [
+            program,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ]
+        self.port = port
         self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "RedisServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [
-                self.program,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -124,10 +118,15 @@ class OwnRedis:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
             ):
                 return
-            time.sleep(0.05)
+            time.sleep(0.02)
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None

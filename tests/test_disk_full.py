@@ -47,30 +47,25 @@ def test_an_upload_that_fills_the_store_is_refused_with_507_and_leaves_nothing(
 ):
     sha = "d15cf011" + "0" * 32
     record_build(pipeline, sha=sha, status="passed", branch="topic")
-    too_big = os.urandom(2 * MIB)
     headers = bearer(token_for("developer"))
-    url = f"/api/v1/pipelines/webshop/builds/{sha}/artifact"
-
     store = small_disk / "store" / "artifacts"  # daphne logs next to it, in small-disk/store
-    with run_server(store) as server:
-        response = requests.put(
-            server.url + url,
-            data=too_big,
-            headers={**headers, "X-Artifact-SHA256": hashlib.sha256(too_big).hexdigest()},
+
+    def upload(server, data: bytes) -> requests.Response:
+        return requests.put(
+            f"{server.url}/api/v1/pipelines/webshop/builds/{sha}/artifact",
+            data=data,
+            headers={**headers, "X-Artifact-SHA256": hashlib.sha256(data).hexdigest()},
             timeout=30,
         )
+
+    with run_server(store) as server:
+        response = upload(server, os.urandom(2 * MIB))
         assert response.status_code == 507, response.text
         assert response.json()["error"]["code"] == "storage_full"
         assert "The artifact store" in response.json()["error"]["message"]
         assert "is full" in response.json()["error"]["message"]
         assert files_under(store) == []
-        small = os.urandom(1000)
-        again = requests.put(
-            server.url + url,
-            data=small,
-            headers={**headers, "X-Artifact-SHA256": hashlib.sha256(small).hexdigest()},
-            timeout=30,
-        )
+        again = upload(server, os.urandom(1000))
         assert again.status_code == 201, again.text
 
 

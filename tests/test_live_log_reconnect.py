@@ -2,13 +2,12 @@
 nothing twice, even when Redis restarts (and forgets everything) during the stream."""
 
 import contextlib
-import socket
-import subprocess
-import time
 
 import pytest
 from asgiref.sync import async_to_sync
 
+from tests.blinking import RedisServer
+from tests.deploying import free_port
 from tests.services import need_program
 from tests.watching import (
     communicator,
@@ -51,7 +50,7 @@ def test_a_reconnect_mid_stream_resumes_after_the_last_rendered_line(pipeline, u
 def test_a_redis_restart_during_a_stream_loses_nothing_after_a_reconnect(
     pipeline, users, settings, tmp_path
 ):
-    port = _free_port()
+    port = free_port()
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -86,57 +85,3 @@ def test_a_redis_restart_during_a_stream_loses_nothing_after_a_reconnect(
         seen, code = watch(redis)
     assert seen == [1, 2, 3, 4, 5, 6, 7]
     assert code == 1000
-
-
-class RedisServer:
-    """Our own redis-server on a free port, without persistence, so it can be restarted."""
-
-    def __init__(self, program: str, port: int, directory) -> None:
-        self.command = [
-            program,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ]
-        self.port = port
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> "RedisServer":
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return
-            time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -11,19 +11,18 @@ from django.test import Client, TestCase
 from pipelines.deploys import request_deployment
 from pipelines.models import Deployment, DeploymentStatus, Promotion
 from pipelines.models.deployments import ACTIVE_STATUSES
-from tests.blinking import OwnRedis
-from tests.deploying import artifact_build, make_script, wait_for
+from tests.blinking import RedisServer
+from tests.deploying import artifact_build, free_port, make_script, wait_for
 from tests.live import bearer
 from tests.promoting import env, sign_everything, uat_runs_a_new_build
+from tests.services import need_program
 from tests.workers import Workers
 
 
 @pytest.fixture
 def own_redis(tmp_path):
-    redis = OwnRedis(tmp_path)
-    redis.start()
-    yield redis
-    redis.stop()
+    with RedisServer(need_program("redis-server"), free_port(), tmp_path) as redis:
+        yield redis
 
 
 def production_mode(settings, redis_url: str) -> None:
