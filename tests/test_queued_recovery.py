@@ -90,3 +90,19 @@ def test_a_recently_queued_deployment_is_left_to_its_runner(pipeline, settings, 
 
     left.refresh_from_db()
     assert (left.status, left.handoffs) == (DeploymentStatus.QUEUED, 0)
+
+
+def test_with_workers_busy_a_queued_deployment_waits_its_turn(pipeline, settings, held_deployments):
+    settings.SLIPWAY_STALE_AFTER_SECONDS = 60
+    left = orphan(pipeline, seconds_ago=600)
+    uat = make_script(pipeline.environments.get(name="uat"), "sleep 1")
+    busy = request_deployment(uat, artifact_build(pipeline, b"busy"), cause="manual")
+    Deployment.objects.filter(pk=busy.pk).update(
+        status=DeploymentStatus.RUNNING, heartbeat_at=timezone.now()
+    )
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # production mode; nothing is sent there
+
+    assert reap_stale_deployments() == []
+
+    left.refresh_from_db()
+    assert (left.status, left.handoffs) == (DeploymentStatus.QUEUED, 0)

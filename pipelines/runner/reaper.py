@@ -50,6 +50,8 @@ def reap_stale_deployments(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     )
     ended = [d.pk for d in stale if settle_dead_runner(d)]
+    if settings.REDIS_URL and _workers_busy(cutoff):
+        return ended  # a queued deployment may just wait its turn in the broker's queue
     orphans = (
         deployments.filter(status=DeploymentStatus.QUEUED)
         .alias(waiting_since=Coalesce("handed_at", "created_at"))
@@ -57,6 +59,13 @@ def reap_stale_deployments(
     )
     ended += [d.pk for d in orphans if hand_out_again(d, now)]
     return ended
+
+
+def _workers_busy(cutoff: datetime) -> bool:
+    """Some deployment runs on a live worker: the queue moves, it is only slow."""
+    return Deployment.objects.filter(
+        status=DeploymentStatus.RUNNING, heartbeat_at__gte=cutoff
+    ).exists()
 
 
 def settle_dead_runner(deployment: Deployment) -> bool:
