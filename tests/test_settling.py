@@ -4,6 +4,7 @@ local driver's cases, with real kills, are in tests/test_kill_at_each_step.py.)"
 
 from datetime import timedelta
 
+from django.test import Client
 from django.utils import timezone
 
 from pipelines.deploys import request_deployment
@@ -11,6 +12,7 @@ from pipelines.models import Deployment, DeploymentStatus, StepStatus
 from pipelines.runner.reaper import reap_stale_deployments
 from pipelines.runner.run import create_steps
 from tests.deploying import artifact_build
+from tests.live import bearer
 from tests.test_heroku_driver import heroku_env, slug_tarball
 
 pytest_plugins = ["tests.test_heroku_driver"]  # its `heroku` fixture
@@ -85,7 +87,9 @@ def test_a_heroku_deployment_killed_before_its_release_leaves_maintenance_off(
     ]
 
 
-def test_the_card_and_the_page_say_what_the_reaper_did(pipeline, client_for, held_deployments):
+def test_the_card_the_page_and_the_api_say_what_the_reaper_did(
+    pipeline, client_for, held_deployments, token_for
+):
     dev = pipeline.environments.get(name="dev")
     deployment = request_deployment(dev, artifact_build(pipeline, b"a"), cause="manual")
     died_running(deployment, ["release"], 0)
@@ -98,3 +102,6 @@ def test_the_card_and_the_page_say_what_the_reaper_did(pipeline, client_for, hel
     assert "Interrupted; dev keeps serving nothing." in board
     assert f'href="/deployments/{deployment.pk}/"' in board
     assert "dev keeps serving nothing." in page
+    api = Client(headers=bearer(token_for("developer")))
+    body = api.get(f"/api/v1/deployments/{deployment.pk}").json()
+    assert body["settled"] == "Interrupted; dev keeps serving nothing."

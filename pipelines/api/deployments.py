@@ -93,6 +93,7 @@ def deployment_json(deployment: Deployment) -> dict[str, Any]:
         "environment": deployment.environment.name,
         "status": deployment.status,
         "error": deployment.error,
+        "settled": deployment.settled,
         "requested_by": _username(deployment.requested_by),
         "cancel_requested_by": _username(deployment.cancel_requested_by),
         "created_at": _time(deployment.created_at),
