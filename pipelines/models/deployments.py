@@ -31,6 +31,11 @@ class Deployment(models.Model):
     # The highest LogLine.seq written so far; seqs are handed out from here.
     last_seq = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Error lines of the log, found as they are written (pipelines/logs.py), so that no
+    # page scans a million-line log for them.
+    error_count = models.PositiveIntegerField(default=0)
+    first_error_seq = models.PositiveIntegerField(null=True, blank=True)
+    first_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
