@@ -1,11 +1,11 @@
 """The audit log of a pipeline: who changed what and when, newest first (read only)."""
 
 from django.contrib.auth import get_user_model
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from dashboard.access import viewer_required
+from dashboard.keyset import keyset_page
 from pipelines.audit import verify_chain
 from pipelines.models import AuditEvent, Pipeline
 
@@ -25,7 +25,7 @@ def audit_log(request: HttpRequest, pipeline: str) -> HttpResponse:
     actor_ids = AuditEvent.objects.filter(pipeline=pipeline, actor__isnull=False).values("actor")
     context = {
         "pipeline": pipeline,
-        "page": Paginator(events, PAGE_SIZE).get_page(request.GET.get("page")),
+        "page": keyset_page(events, request, "page", size=PAGE_SIZE),
         "environments": pipeline.environments.values_list("name", flat=True),
         "users": get_user_model()
         .objects.filter(pk__in=actor_ids)
