@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipelines', '0006_environment_waiting_build'),
+        ('pipelines', '0007_feature_flags'),
     ]
 
     operations = [
