@@ -191,12 +191,17 @@ def seeded(name: str, sizes: tuple[int, int, int, int], lead, *, reseed: bool):
 
 
 def drop(pipeline) -> None:
-    """Everything of an earlier seeding (the audit log is append-only: raw SQL)."""
+    """Everything of an earlier seeding, children first (the audit log is append-only and
+    releases protect their builds)."""
     from django.db import connection
 
-    from pipelines.models import AuditEvent, Environment
+    from pipelines.models import AuditEvent, Build, Deployment, Environment, LogLine, Release
 
-    Environment.objects.filter(pipeline=pipeline).update(current_release=None)
+    Environment.objects.filter(pipeline=pipeline).update(current_release=None, waiting_build=None)
+    LogLine.objects.filter(deployment__environment__pipeline=pipeline).delete()
+    Deployment.objects.filter(environment__pipeline=pipeline).delete()
+    Release.objects.filter(environment__pipeline=pipeline).delete()
+    Build.objects.filter(pipeline=pipeline).delete()
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {AuditEvent._meta.db_table} WHERE pipeline_id = %s", [pipeline.pk]

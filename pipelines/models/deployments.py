@@ -39,6 +39,16 @@ class Deployment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # An environment's deployments, paged by keyset on id (dashboard/keyset.py)…
+            models.Index(fields=["environment", "-id"], name="deployment_newest_first"),
+            # …and the few active ones, which the board looks up among thousands.
+            models.Index(
+                fields=["environment"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="active_deployments",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["environment"],
