@@ -22,8 +22,9 @@ def stored(deployment) -> list[tuple[int, str, str]]:
     return list(deployment.log_lines.order_by("seq").values_list("seq", "stream", "text"))
 
 
-def test_concurrent_writers_get_dense_seqs_and_keep_their_own_order(pipeline):
-    deployment = running_deployment(pipeline)
+def writing_together(deployment, batches) -> list[Exception]:
+    """WRITERS threads, each with its own connection and its own copy of the deployment,
+    append `batches(writer)` (lists of lines) at the same moment; what they raised."""
     start = threading.Barrier(WRITERS)
     failures = []
 
@@ -31,10 +32,10 @@ def test_concurrent_writers_get_dense_seqs_and_keep_their_own_order(pipeline):
         try:
             mine = Deployment.objects.get(pk=deployment.pk)
             start.wait()
-            for batch in range(BATCHES):
+            for lines in batches(writer):
                 with transaction.atomic():
-                    append_log(mine, [("stdout", f"w{writer} b{batch} l{n}") for n in range(7)])
-        except Exception as exc:  # noqa: BLE001 — reported by the assertion below
+                    append_log(mine, lines)
+        except Exception as exc:  # noqa: BLE001 — reported by the caller's assertion
             failures.append(exc)
         finally:
             connection.close()
@@ -44,6 +45,15 @@ def test_concurrent_writers_get_dense_seqs_and_keep_their_own_order(pipeline):
         thread.start()
     for thread in threads:
         thread.join()
+    return failures
+
+
+def test_concurrent_writers_get_dense_seqs_and_keep_their_own_order(pipeline):
+    deployment = running_deployment(pipeline)
+    failures = writing_together(
+        deployment,
+        lambda w: [[("stdout", f"w{w} b{b} l{n}") for n in range(7)] for b in range(BATCHES)],
+    )
 
     assert failures == []
     rows = stored(deployment)
@@ -150,23 +160,11 @@ def test_error_lines_are_counted_as_written_on_stdout_stderr_and_slipways_own_li
 
 def test_concurrent_writers_agree_on_the_first_error_and_the_count(pipeline):
     deployment = running_deployment(pipeline)
-    start = threading.Barrier(WRITERS)
+    failures = writing_together(
+        deployment, lambda w: [[("stdout", "ok"), ("stderr", f"error {w}.{b}")] for b in range(5)]
+    )
 
-    def write(writer: int) -> None:
-        try:
-            mine = Deployment.objects.get(pk=deployment.pk)
-            start.wait()
-            for batch in range(5):
-                append_log(mine, [("stdout", "ok"), ("stderr", f"error {writer}.{batch}")])
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    assert failures == []
     deployment.refresh_from_db()
     first = deployment.log_lines.filter(stream="stderr").order_by("seq").first()
     assert deployment.error_count == WRITERS * 5
