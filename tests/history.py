@@ -12,10 +12,10 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from pipelines import audit
 from pipelines.artifacts import store_artifact
 from pipelines.logs import append_log
 from pipelines.models import (
-    AuditEvent,
     Build,
     Deployment,
     Environment,
@@ -119,16 +119,14 @@ def _add_deployments(environments: list[Environment], builds, count: int, actor)
                 )
                 for n, release in enumerate(releases)
             )
-            AuditEvent.objects.bulk_create(
-                AuditEvent(
+            for release in releases:  # one by one: each event extends the hash chain
+                audit.record(
+                    "deployment_succeeded",
+                    f"{env.name} {release.label} deployed",
                     pipeline=env.pipeline,
                     environment=env,
                     actor=actor,
-                    action="deployment_succeeded",
-                    message=f"{env.name} {release.label} deployed",
                 )
-                for release in releases
-            )
             if releases:
                 Environment.objects.filter(pk=env.pk).update(current_release=releases[-1])
 
