@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipelines', '0012_deployment_error_lines'),
+        ('pipelines', '0015_deployment_error_lines'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
