@@ -36,12 +36,12 @@ def test_a_page_makes_as_many_queries_with_a_long_history_as_with_a_short_one(
 ):
     client = client_for("lead")
     headers = bearer(token_for("lead")) if "API" in page else {}
-    add_history(pipeline, builds=6, deployments=6, lines_each=3, long_log=5, actor=users["lead"])
+    add_history(pipeline, builds=120, deployments=60, lines_each=3, long_log=5, actor=users["lead"])
     newest = Deployment.objects.latest("pk")
     short = queries_of(client, PAGES[page](newest), headers)
 
     add_history(
-        pipeline, builds=300, deployments=120, lines_each=3, long_log=2500, actor=users["qa"]
+        pipeline, builds=300, deployments=120, lines_each=3, long_log=2500, actor=users["lead"]
     )
     newest = Deployment.objects.latest("pk")
     assert newest.last_seq > 2000  # more than the page shows at once
