@@ -161,6 +161,7 @@ class HerokuDriver(Driver):
         token = os.environ.get(variable, "")
         if not token:
             raise StepFailed(f"The Heroku API token variable {variable} is not set.")
+        self.ctx.log.mask(token)  # an error body quoting the request must not show it
         return {"Accept": ACCEPT, "Authorization": f"Bearer {token}"}
 
     def description(self) -> str:
