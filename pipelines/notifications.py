@@ -7,7 +7,9 @@ SLIPWAY_NOTIFICATION_RETRY_DELAYS and logged; a failed delivery never fails what
 
 Events: deployment.started (requested), deployment.succeeded, deployment.failed (failed or
 interrupted), promotion.done (a promotion's deployment succeeded; sent instead of
-deployment.succeeded) and probe.changed (the drift probe: ok, drift or unreachable). Payloads:
+deployment.succeeded), probe.changed (the drift probe: ok, drift or unreachable) and
+checklist.bypassed (a lead's break-glass deploy or rollback to an environment with a
+checklist, with its reason). Payloads:
 - slack: `{"text": …}`, as Slack's incoming webhooks take it;
 - webhook: `{"event", "text", "pipeline", "environment", "deployment", …}`, the JSON body signed
   with HMAC-SHA256 under the secret in the variable `secret_env` names:
@@ -48,6 +50,7 @@ AUDIT_ACTIONS = {
     "deployment_failed": "deployment.failed",
     "deployment_interrupted": "deployment.failed",
     "probe_changed": "probe.changed",
+    "checklist_bypassed": "checklist.bypassed",
 }
 
 Target = dict[str, str]
@@ -82,16 +85,28 @@ def audit_recorded(sender, instance: AuditEvent, created: bool, **kwargs) -> Non
     promotion = Promotion.objects.select_related("source").filter(deployment=deployment).first()
     if promotion is not None and name == "deployment.succeeded":
         name = "promotion.done"
-    send(pipeline.notifications, payload_for(name, pipeline.name, deployment, promotion))
+    payload = payload_for(
+        name, pipeline.name, deployment, promotion, reason=event.data.get("reason", "")
+    )
+    send(pipeline.notifications, payload)
 
 
 def payload_for(
-    name: str, pipeline: str, deployment: Deployment, promotion: Promotion | None = None
+    name: str,
+    pipeline: str,
+    deployment: Deployment,
+    promotion: Promotion | None = None,
+    *,
+    reason: str = "",
 ) -> Payload:
     release, env = deployment.release, deployment.environment
     build, artifact = release.build, release.artifact
+    by = deployment.requested_by
     what = f"{release.label} of {build.short_sha}"
     texts = {
+        "checklist.bypassed": f"{pipeline}: checklist of {env.name} bypassed by "
+        f"{by.get_username() if by else '?'} because {reason}: deploying {what} "
+        f"({release.description})",
         "deployment.started": f"{pipeline}: deploying {what} to {env.name} ({release.description})",
         "deployment.succeeded": f"{pipeline}: {env.name} now runs {what}",
         "deployment.failed": f"{pipeline}: deployment of {what} to {env.name} "
@@ -101,7 +116,6 @@ def payload_for(
         f"({artifact.digest if artifact else 'no artifact'}) from "
         f"{promotion.source.name if promotion else '?'} to {env.name} as {release.label}",
     }
-    by = deployment.requested_by
     return {
         "event": name,
         "text": texts[name],
@@ -114,6 +128,7 @@ def payload_for(
         "digest": artifact.digest if artifact else None,
         "by": by.get_username() if by else None,
         "promoted_from": promotion.source.name if promotion else None,
+        "reason": reason or None,
         "path": deployment.get_absolute_url(),
         "time": timezone.now().isoformat(),
     }

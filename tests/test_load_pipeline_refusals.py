@@ -120,6 +120,13 @@ BAD_FILES = {
         'environment "dev": health_timeout must be an integer or a float, not a string',
         "health_timeout",
     ),
+    "a_branch_on_an_environment_with_a_checklist": (
+        ('promote_from = "uat"', 'promote_from = "uat"\nbranch = "release/*"'),
+        22,
+        'environment "live": branch "release/*" would deploy builds here without the '
+        "checklist: an environment with a checklist is reached by promotion only",
+        "branch",
+    ),
     "a_secret_value_written_in_the_file": (
         (
             'deploy_command = "./deploy.sh uat"',

@@ -175,13 +175,23 @@ class Checker:
             self.fail(where, f'driver "{driver}" is not one of {choices}', key="driver")
         self.reject_unknown_environment_keys(where, table, driver)
         promote_from = self.string(where, table, "promote_from") or None
+        branch = self.string(where, table, "branch", max_length=200)
+        checklist = self.checklist(where, table.get("checklist", []))
+        if branch and checklist:
+            self.fail(
+                where,
+                f'branch "{branch}" would deploy builds here without the checklist: an '
+                "environment with a checklist is reached by promotion only (remove branch, "
+                "or the checklist)",
+                key="branch",
+            )
         return EnvironmentConfig(
             name=name,
-            branch=self.string(where, table, "branch", max_length=200),
+            branch=branch,
             promote_from=promote_from,
             driver=driver,
             driver_settings=self.driver_settings(where, table, driver),
-            checklist=self.checklist(where, table.get("checklist", [])),
+            checklist=checklist,
             flags=self.flags(where, table.get("flags", [])),
             env=self.variables(where, table, "env"),
             secrets=self.secrets(where, table),

@@ -16,7 +16,6 @@ from pipelines.artifacts import artifact_path
 from pipelines.models import Deployment, DeploymentStatus
 from pipelines.runner.log_writer import LogWriter, Stream
 
-
 # The server's variables a deployment command inherits; everything else stays in the server.
 PASSED_THROUGH = frozenset({"PATH", "HOME", "LANG", "TZ"})
 
