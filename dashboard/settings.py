@@ -189,6 +189,11 @@ SLIPWAY_POLL_SECONDS = env_seconds("SLIPWAY_POLL_SECONDS", 0.5)  # health, Herok
 SLIPWAY_LOG_FLUSH_SECONDS = env_seconds("SLIPWAY_LOG_FLUSH_SECONDS", 0.075)
 SLIPWAY_LOG_MAX_LINES = int(os.environ.get("SLIPWAY_LOG_MAX_LINES", 1_000_000))
 SLIPWAY_MAX_UNPACKED_BYTES = int(os.environ.get("SLIPWAY_MAX_UNPACKED_BYTES", 8 * 1024**3))
+# Request bodies (docs/security.md): refused with 413 before they are read. Reports are
+# streamed to disk; artifact uploads have their own limit, SLIPWAY_MAX_ARTIFACT_BYTES.
+SLIPWAY_MAX_BODY_BYTES = int(os.environ.get("SLIPWAY_MAX_BODY_BYTES", 1024**2))
+SLIPWAY_MAX_REPORT_BYTES = int(os.environ.get("SLIPWAY_MAX_REPORT_BYTES", 50 * 1024**2))
+DATA_UPLOAD_MAX_MEMORY_SIZE = SLIPWAY_MAX_BODY_BYTES
 SLIPWAY_HEROKU_API_URL = os.environ.get("SLIPWAY_HEROKU_API_URL", "https://api.heroku.com")
 # How often the drift probe looks for environments due a check (each has its probe_interval).
 SLIPWAY_PROBE_TICK_SECONDS = env_seconds("SLIPWAY_PROBE_TICK_SECONDS", 5)
