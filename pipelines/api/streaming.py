@@ -158,7 +158,8 @@ async def upload_artifact(scope: dict, receive: Callable, send: Callable) -> Non
         return value.decode("latin-1") if value is not None else None
 
     try:
-        token = await in_thread(authenticate_header)(header("Authorization"))
+        address = (scope.get("client") or [None])[0]
+        token = await in_thread(authenticate_header)(header("Authorization"), address)
         upload = await in_thread(prepare_upload)(
             token.user,
             match["pipeline"],
