@@ -29,19 +29,49 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def local_secret_key() -> str:
-    """A random key kept in var/, so local sessions survive restarts."""
+# Production mode: a shared database or Redis means several processes, maybe on several hosts.
+PRODUCTION = bool(os.environ.get("DATABASE_URL") or os.environ.get("REDIS_URL"))
+
+
+def secret_key() -> str:
+    """SECRET_KEY; only a local setup may keep a random one in var/, made private from the
+    start (in production each host would make its own, and sessions break across hosts)."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    if PRODUCTION:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. DATABASE_URL or REDIS_URL is, so this is a production "
+            "setup, where every web process and worker needs the same key: set SECRET_KEY "
+            "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
     path = VAR_DIR / "secret-key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_urlsafe(50))
     return path.read_text().strip()
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY") or local_secret_key()
+SECRET_KEY = secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# Behind a TLS proxy (docs/deploying-behind-nginx.md sets X-Forwarded-Proto): secure cookies,
+# HSTS and a redirect to https — except /healthz, which load balancers ask over plain http.
+if env_bool("SLIPWAY_HTTPS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SLIPWAY_HSTS_SECONDS", 365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
 
 INSTALLED_APPS = [
     "daphne",
