@@ -243,6 +243,8 @@ SLIPWAY_POLL_SECONDS = env_seconds("SLIPWAY_POLL_SECONDS", 0.5)  # health, Herok
 SLIPWAY_LOG_FLUSH_SECONDS = env_seconds("SLIPWAY_LOG_FLUSH_SECONDS", 0.075)
 SLIPWAY_LOG_MAX_LINES = int(os.environ.get("SLIPWAY_LOG_MAX_LINES", 1_000_000))
 SLIPWAY_MAX_UNPACKED_BYTES = int(os.environ.get("SLIPWAY_MAX_UNPACKED_BYTES", 8 * 1024**3))
+# How often an open WebSocket re-checks that its user is still signed in and holds a role.
+SLIPWAY_SOCKET_ACCESS_SECONDS = float(os.environ.get("SLIPWAY_SOCKET_ACCESS_SECONDS", 3))
 # Request bodies (docs/security.md): refused with 413 before they are read. Reports are
 # streamed to disk; artifact uploads have their own limit, SLIPWAY_MAX_ARTIFACT_BYTES.
 SLIPWAY_MAX_BODY_BYTES = int(os.environ.get("SLIPWAY_MAX_BODY_BYTES", 1024**2))
