@@ -268,8 +268,10 @@ CELERY_BEAT_SCHEDULE = {
 if os.environ.get("EMAIL_HOST"):
     MAILERS = {
         "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            # Django's SMTP backend, under the whole-session deadline of notifications.
+            "BACKEND": "pipelines.deadline.SMTPBackend",
             "OPTIONS": {
+                "timeout": 10,  # each read; the whole session: SLIPWAY_NOTIFICATION_SECONDS
                 "host": os.environ["EMAIL_HOST"],
                 "port": int(os.environ.get("EMAIL_PORT", 587)),
                 "username": os.environ.get("EMAIL_HOST_USER", ""),
@@ -281,6 +283,8 @@ if os.environ.get("EMAIL_HOST"):
 else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "slipway@localhost")
+# The longest one notification may take, connect to last byte (a webhook, an SMTP session).
+SLIPWAY_NOTIFICATION_SECONDS = float(os.environ.get("SLIPWAY_NOTIFICATION_SECONDS", 30))
 
 # --- Slipway ---------------------------------------------------------------
 SLIPWAY_ARTIFACT_DIR = Path(os.environ.get("SLIPWAY_ARTIFACT_DIR", VAR_DIR / "artifacts"))
