@@ -238,7 +238,9 @@ def deploy_build(
         build,
         cause=ReleaseCause.MANUAL,
         by=by,
-        description=_described(f"manual deploy by {by.get_username()}", by, bypass_reason),
+        description=_described("manual deploy", by, bypass_reason)
+        if bypass_reason
+        else f"manual deploy by {by.get_username()}",
         bypass_reason=bypass_reason,
     )
 
