@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipelines', '0011_environment_pin'),
+        ('pipelines', '0014_drift_probe'),
     ]
 
     operations = [
