@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipelines', '0015_environment_command_env'),
+        ('pipelines', '0017_environment_command_env'),
     ]
 
     operations = [

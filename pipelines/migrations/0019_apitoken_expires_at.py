@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipelines', '0016_release_description_holds_a_bypass_reason'),
+        ('pipelines', '0018_release_description_holds_a_bypass_reason'),
     ]
 
     operations = [
