@@ -12,7 +12,7 @@ PYTHON := $(shell for p in python3.14 python3.13 python3.12 python3 \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: run test test-unit test-browser worker lint migrate demo clean lock bench fuzz system-packages
+.PHONY: run test test-unit test-browser check-deploy worker lint migrate demo clean lock bench fuzz system-packages
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then \
@@ -59,11 +59,19 @@ system-packages:
 			|| echo "WARNING: could not install$$missing; the tests that need them will skip"; \
 	else echo "WARNING: Debian packages missing:$$missing (not root, or no apt-get); the tests that need them will skip"; fi
 
+# With DATABASE_URL or REDIS_URL set Slipway is in production mode and needs SECRET_KEY:
+# the tests get one of their own unless one is set.
+TEST_ENV := SECRET_KEY="$${SECRET_KEY:-slipway-tests-only-$$(id -u)-not-a-secret-0123456789abcdef}"
+
 test-unit: $(VENV)/.installed
-	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
 
 test-browser: $(VENV)/.installed
-	$(BIN)/pytest -m browser $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(TEST_ENV) $(BIN)/pytest -m browser $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# Django's deployment checks with the README's production settings (CI runs this).
+check-deploy: $(VENV)/.installed
+	$(BIN)/python scripts/check_deploy.py
 
 # Ruff, then the import contracts of pyproject.toml (the layers of docs/architecture.md).
 lint: $(VENV)/.installed

@@ -13,18 +13,24 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from dashboard.daphne_streaming import install as stream_request_bodies  # noqa: E402
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
-from pipelines.api.streaming import is_streamed, with_streamed_uploads  # noqa: E402
+from pipelines.api.streaming import (  # noqa: E402
+    body_limit,
+    is_forwarded,
+    too_large,
+    with_body_limits,
+    with_streamed_uploads,
+)
 from pipelines.runner.embedded import with_embedded_reaper  # noqa: E402
 
-# Artifact uploads skip Django's body spooling and daphne's in-memory buffering (docs/api.md,
-# "Large uploads").
-stream_request_bodies(is_streamed)
+# Artifact uploads and reports skip daphne's in-memory buffering (docs/api.md, "Large
+# uploads"); every body is bounded (docs/security.md).
+stream_request_bodies(is_forwarded, body_limit, too_large)
 
 # Without REDIS_URL the server also reaps deployments whose runner died (docs/deploying.md).
 application = with_embedded_reaper(
     ProtocolTypeRouter(
         {
-            "http": with_streamed_uploads(django_asgi_app),
+            "http": with_body_limits(with_streamed_uploads(django_asgi_app)),
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
             ),

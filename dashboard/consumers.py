@@ -5,7 +5,8 @@ truth and messages are only news of it. The log consumer joins its group before 
 drops lines it has sent (`seq <= last`) and refills any gap from the database, so a client
 sees every line exactly once and in order; a client that reconnects with
 `?after=<last seq it rendered>` resumes exactly. Users who may not see a pipeline get close
-code 4403 and nothing else.
+code 4403 and nothing else, and so does an open socket once its user logs out or loses
+their role (AccessWatched).
 """
 
 import asyncio
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from dashboard import live_data
 from dashboard.log_html import live_frame
@@ -32,7 +34,33 @@ IDLE_CHECK_SECONDS = 5.0
 BOARD_RENDER_INTERVAL = 0.25
 
 
-class DeploymentLogConsumer(AsyncWebsocketConsumer):
+class AccessWatched:
+    """Closes the socket with 4403 once its user has logged out or lost their role, checked
+    every SLIPWAY_SOCKET_ACCESS_SECONDS (docs/security.md): access is not only decided at
+    connect."""
+
+    def watch_access(self) -> None:
+        session = self.scope.get("session")
+        self.access_task = asyncio.create_task(
+            self._recheck_access(session.session_key if session is not None else None)
+        )
+
+    def stop_watching_access(self) -> None:
+        task = getattr(self, "access_task", None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _recheck_access(self, session_key: str | None) -> None:
+        user = self.scope.get("user")
+        while True:
+            await asyncio.sleep(settings.SLIPWAY_SOCKET_ACCESS_SECONDS)
+            allowed = await database_sync_to_async(live_data.still_allowed)(user, session_key)
+            if not allowed:
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
+
+
+class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
     """`ws /ws/deployments/{id}/?after=N`: stored lines with seq > N, live lines, the
     final status; then the socket closes normally (1000)."""
 
@@ -58,11 +86,13 @@ class DeploymentLogConsumer(AsyncWebsocketConsumer):
         await self.catch_up()
         if not self.finished:
             self.watchdog = asyncio.create_task(self._check_when_idle())
+            self.watch_access()
 
     async def disconnect(self, code: int) -> None:
         watchdog = getattr(self, "watchdog", None)
         if watchdog is not None:
             watchdog.cancel()
+        self.stop_watching_access()
 
     async def dispatch(self, message: dict) -> None:
         # Channels closes stale database connections before every handler: a thread hop per
@@ -113,6 +143,7 @@ class DeploymentLogConsumer(AsyncWebsocketConsumer):
                 self.status_sent = state.status
             if state.final:
                 self.finished = True
+                self.stop_watching_access()
                 await self.close(code=1000)
 
     async def _send_stored(self, *, upto: int) -> None:
@@ -150,7 +181,7 @@ class DeploymentLogConsumer(AsyncWebsocketConsumer):
                     logger.warning("could not join %s", self.group, exc_info=True)
 
 
-class BoardConsumer(AsyncWebsocketConsumer):
+class BoardConsumer(AccessWatched, AsyncWebsocketConsumer):
     """`ws /ws/pipelines/{p}/`: the environment cards and promotion panels, re-rendered for
     this user as htmx out-of-band swaps whenever the board changes, and at once on a
     reconnect (`?resync=1`: changes may have been missed while it was down).
@@ -174,12 +205,14 @@ class BoardConsumer(AsyncWebsocketConsumer):
         group = pipeline_group(self.pipeline.pk)
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups.append(group)
+        self.watch_access()
         if "resync" in parse_qs(self.scope.get("query_string", b"").decode("latin-1")):
             await self._render()  # a reconnected board may have missed changes
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "render_task", None) is not None:
             self.render_task.cancel()
+        self.stop_watching_access()
 
     async def board_changed(self, event: dict) -> None:
         self.dirty = True

@@ -10,10 +10,14 @@ pausing the socket while more than a few MiB wait in the queue. All other reques
 daphne's own handling, less one thing: Twisted no longer parses POSTed forms for itself.
 Daphne never reads what it parses, and a multipart body Twisted's parser cannot read
 (say, one with no parts) got a bare 400 before the application
-could answer it (django/daphne#447). `install()` swaps the class in; it is a no-op
-without daphne.
+could answer it (django/daphne#447). And every body has a limit (`body_limit`): one whose
+Content-Length is over it gets 413 before a byte of it is read, one that grows past it while
+it arrives (chunked) gets 413 then, and the connection is closed (docs/security.md).
+`install()` swaps the class in; it is a no-op without daphne.
 """
 
+import io
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -27,33 +31,63 @@ LOW_WATER = 2
 RESUME_CHECK_SECONDS = 0.002
 
 Streamed = Callable[[str, str], bool]
+BodyLimit = Callable[[str, str], int | None]
+# The answer to a body over its limit: (status, JSON-ready body).
+Refusal = Callable[[int], tuple[int, dict]]
 
 
-def install(streamed: Streamed) -> bool:
+def install(streamed: Streamed, body_limit: BodyLimit, refusal: Refusal) -> bool:
     try:
         from daphne import http_protocol
     except ImportError:
         return False
     if getattr(http_protocol.WebRequest, "streamed", None) is not None:
         return True  # installed already
-    http_protocol.WebRequest = _request_class(http_protocol.WebRequest, streamed)
+    http_protocol.WebRequest = _request_class(
+        http_protocol.WebRequest, streamed, body_limit, refusal
+    )
     return True
 
 
-def _request_class(WebRequest: type, streamed: Streamed) -> type:
+def _request_class(
+    WebRequest: type, streamed: Streamed, body_limit: BodyLimit, refusal: Refusal
+) -> type:
     from twisted.internet import reactor
 
     class StreamingWebRequest(WebRequest):
+        refused = False
+
         def __init__(self, *args, **kwargs):
             super().__init__(*args, parsePOSTFormSubmission=False, **kwargs)
 
         def gotLength(self, length):
             method = self.channel._command.decode("ascii", "replace").upper()
-            path = self.channel._path.split(b"?", 1)[0]
-            if streamed(method, unquote(path.decode("ascii", "replace"))) and self._start():
+            path = unquote(self.channel._path.split(b"?", 1)[0].decode("ascii", "replace"))
+            limit = body_limit(method, path)
+            if limit is not None and length is not None and length > limit:
+                self.refuse(limit)  # before a byte of the body is read
+            elif streamed(method, path) and self._start():
                 self.content = _ForwardedBody(self)
             else:
                 super().gotLength(length)
+                if limit is not None:  # daphne would queue all of it in memory: count it
+                    self.content = _CappedBody(self, self.content, limit)
+
+        def refuse(self, limit: int) -> None:
+            """Answer 413 now, read no more of this connection, and close it."""
+            self.refused = True
+            self.content = _CappedBody(self, io.BytesIO(), 0)
+            status, answer = refusal(limit)
+            body = json.dumps(answer).encode()
+            channel = self.channel
+            channel.transport.write(
+                b"HTTP/1.1 %d Request Entity Too Large\r\n" % status
+                + b"Content-Type: application/json\r\nConnection: close\r\n"
+                + b"Content-Length: %d\r\n\r\n" % len(body)
+                + body
+            )
+            channel._networkProducer.pauseProducing()
+            channel.transport.loseConnection()
 
         def _start(self) -> bool:
             """Start the application now, with the scope daphne would give it later."""
@@ -105,6 +139,8 @@ def _request_class(WebRequest: type, streamed: Streamed) -> type:
             )
 
         def process(self):
+            if self.refused:
+                return None
             if isinstance(self.content, _ForwardedBody):
                 self.content.end()
             else:
@@ -154,5 +190,23 @@ def _request_class(WebRequest: type, streamed: Streamed) -> type:
 
         def close(self) -> None:
             self.closed = True
+
+    class _CappedBody:
+        """Twisted's content file, refusing the request once more than `limit` bytes came."""
+
+        def __init__(self, request, content, limit: int) -> None:
+            self.request, self.content, self.limit, self.size = request, content, limit, 0
+
+        def write(self, data: bytes) -> None:
+            if self.request.refused:
+                return
+            self.size += len(data)
+            if self.size > self.limit:
+                self.request.refuse(self.limit)
+                return
+            self.content.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.content, name)
 
     return StreamingWebRequest

@@ -10,10 +10,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.log_html import ansi_to_html
 from dashboard.partials import DEPLOYMENT_STATUS
 from pipelines.models import Deployment, DeploymentStep
 from pipelines.roles import Role
-from pipelines.statuses import FINAL_STATUSES, StepStatus
+from pipelines.statuses import FINAL_STATUSES, DeploymentStatus, StepStatus
 
 
 def elapsed(deployment: Deployment) -> timedelta | None:
@@ -37,6 +38,15 @@ def cancel_url(deployment: Deployment, roles: set[str]) -> str | None:
     return reverse("deployment-cancel", args=[deployment.pk])
 
 
+def first_error_html(deployment: Deployment) -> str:
+    """The first error line, quoted under a failed deployment's summary (found as the log
+    was written: pipelines/logs.py)."""
+    ended_badly = deployment.status in FINAL_STATUSES - {DeploymentStatus.SUCCEEDED}
+    if not ended_badly or not deployment.first_error:
+        return ""
+    return ansi_to_html(deployment.first_error)
+
+
 def status_context(deployment: Deployment, roles: set[str]) -> dict:
     steps = list(deployment.steps.all())
     for s in steps:
@@ -50,6 +60,7 @@ def status_context(deployment: Deployment, roles: set[str]) -> dict:
         "elapsed": elapsed(deployment),
         "final": deployment.status in FINAL_STATUSES,
         "cancel_url": cancel_url(deployment, roles),
+        "first_error_html": first_error_html(deployment),
     }
 
 

@@ -2,7 +2,11 @@
 them through `database_sync_to_async`)."""
 
 from dataclasses import dataclass, field
+from importlib import import_module
+from types import SimpleNamespace
 
+from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
 
@@ -57,6 +61,17 @@ def pipeline_access(user: User | None, name: str) -> Access:
     if pipeline is None:
         return Access(close_code=4404)
     return Access(roles=roles, pipeline=pipeline)
+
+
+def still_allowed(user: User | None, session_key: str | None) -> bool:
+    """Whether a socket opened by `user` may go on: its session still signs them in (a logout
+    deletes it, a password change invalidates it) and they still hold a role. Read afresh
+    from the database, never from what the socket remembers."""
+    if user is None or not user.is_authenticated or not session_key:
+        return False
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+    current = auth.get_user(SimpleNamespace(session=session))
+    return current.is_authenticated and current.pk == user.pk and can_view(current)
 
 
 def deployment_state(deployment_id: int) -> DeploymentState:

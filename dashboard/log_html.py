@@ -16,17 +16,17 @@ from ansi2html import Ansi2HTMLConverter
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from pipelines.logs import is_error
+
 _converter = Ansi2HTMLConverter(inline=False, escaped=True, linkify=False)
-# Before conversion: OSC strings (hyperlinks, titles) and CSI sequences other than SGR
-# (cursor moves, erases), which ansi2html would act on or turn into links.
-_NOT_COLOURS = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-ln-~]")
+# Before conversion: OSC strings (hyperlinks, titles), CSI sequences other than SGR (cursor
+# moves, erases), which ansi2html would act on or turn into links, and any other ESC: one
+# left alone could meet what follows a removed sequence and start a new one.
+_NOT_COLOURS = re.compile(
+    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-ln-~]|\x1b(?!\[[0-?]*[ -/]*m)"
+)
 # After: any escape left, and control characters other than tab.
 _LEFTOVER_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b.?|[\x00-\x08\x0b-\x1f\x7f]")
-ERROR_WORDS = ("error", "failed", "fatal", "traceback", "exception")
-# Also exception names as Python, Java or JS print them: "KeyError: 'x'", "IOException".
-_ERROR_WORDS = re.compile(
-    rf"\b({'|'.join(ERROR_WORDS)})\b|(?-i:[A-Za-z0-9](Error|Exception)\b)", re.IGNORECASE
-)
 _STREAMS = {"stdout", "stderr", "system"}
 
 
@@ -34,14 +34,10 @@ def ansi_to_html(text: str) -> SafeString:
     """Escaped HTML of one line, its SGR colours as `<span class="ansi31">…</span>`."""
     if "\x1b" not in text:
         return mark_safe(_LEFTOVER_CONTROLS.sub("", escape(text)))
-    text = _NOT_COLOURS.sub("", text)
+    while (stripped := _NOT_COLOURS.sub("", text)) != text:  # to a fixed point
+        text = stripped
     html = _converter.convert(text, full=False, ensure_trailing_newline=False)
     return mark_safe(_LEFTOVER_CONTROLS.sub("", html))
-
-
-def is_error(stream: str, text: str) -> bool:
-    """The lines "jump to the first error" looks for: stderr naming an error."""
-    return stream == "stderr" and bool(_ERROR_WORDS.search(text))
 
 
 def line_html(line: Mapping) -> str:

@@ -8,6 +8,7 @@ to Redis and Celery.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -28,19 +29,49 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def local_secret_key() -> str:
-    """A random key kept in var/, so local sessions survive restarts."""
+# Production mode: a shared database or Redis means several processes, maybe on several hosts.
+PRODUCTION = bool(os.environ.get("DATABASE_URL") or os.environ.get("REDIS_URL"))
+
+
+def secret_key() -> str:
+    """SECRET_KEY; only a local setup may keep a random one in var/, made private from the
+    start (in production each host would make its own, and sessions break across hosts)."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    if PRODUCTION:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. DATABASE_URL or REDIS_URL is, so this is a production "
+            "setup, where every web process and worker needs the same key: set SECRET_KEY "
+            "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
     path = VAR_DIR / "secret-key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_urlsafe(50))
     return path.read_text().strip()
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY") or local_secret_key()
+SECRET_KEY = secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# Behind a TLS proxy (docs/deploying-behind-nginx.md sets X-Forwarded-Proto): secure cookies,
+# HSTS and a redirect to https — except /healthz, which load balancers ask over plain http.
+if env_bool("SLIPWAY_HTTPS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SLIPWAY_HSTS_SECONDS", 365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
 
 INSTALLED_APPS = [
     "daphne",
@@ -54,6 +85,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "django_htmx",
+    "axes",
     "pipelines",
     "dashboard",
 ]
@@ -70,6 +102,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -111,7 +144,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Throttled logins (django-axes; docs/security.md): after AXES_FAILURE_LIMIT failures for a
+# username or from an address, logins are refused — the right password included — for
+# AXES_COOLOFF_TIME. Failed API tokens count against the same limits (pipelines/api/auth.py).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("SLIPWAY_LOGIN_FAILURE_LIMIT", 10))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SLIPWAY_LOGIN_COOLOFF_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 if env_bool("SLIPWAY_FAST_PASSWORD_HASHING", False):
     # Tests only (set by tests/conftest.py): real hashing makes each test user cost ~0.3 s.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -153,6 +200,13 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+if REDIS_URL:  # one count of failed API tokens for all web processes (pipelines/api/auth.py)
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
 
 # Celery: only used when REDIS_URL is set (docs/architecture.md, "Embedded and production
 # mode", says why each setting).
@@ -193,6 +247,13 @@ SLIPWAY_LOG_MAX_LINES = int(os.environ.get("SLIPWAY_LOG_MAX_LINES", 1_000_000))
 # How long the runner retries storing its log, steps and outcome while the database is away.
 SLIPWAY_DB_RETRY_SECONDS = env_seconds("SLIPWAY_DB_RETRY_SECONDS", 30)
 SLIPWAY_MAX_UNPACKED_BYTES = int(os.environ.get("SLIPWAY_MAX_UNPACKED_BYTES", 8 * 1024**3))
+# How often an open WebSocket re-checks that its user is still signed in and holds a role.
+SLIPWAY_SOCKET_ACCESS_SECONDS = float(os.environ.get("SLIPWAY_SOCKET_ACCESS_SECONDS", 3))
+# Request bodies (docs/security.md): refused with 413 before they are read. Reports are
+# streamed to disk; artifact uploads have their own limit, SLIPWAY_MAX_ARTIFACT_BYTES.
+SLIPWAY_MAX_BODY_BYTES = int(os.environ.get("SLIPWAY_MAX_BODY_BYTES", 1024**2))
+SLIPWAY_MAX_REPORT_BYTES = int(os.environ.get("SLIPWAY_MAX_REPORT_BYTES", 50 * 1024**2))
+DATA_UPLOAD_MAX_MEMORY_SIZE = SLIPWAY_MAX_BODY_BYTES
 SLIPWAY_HEROKU_API_URL = os.environ.get("SLIPWAY_HEROKU_API_URL", "https://api.heroku.com")
 # How often the drift probe looks for environments due a check (each has its probe_interval).
 SLIPWAY_PROBE_TICK_SECONDS = env_seconds("SLIPWAY_PROBE_TICK_SECONDS", 5)
@@ -222,8 +283,10 @@ if SLIPWAY_PRUNE_EVERY_HOURS > 0:
 if os.environ.get("EMAIL_HOST"):
     MAILERS = {
         "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            # Django's SMTP backend, under the whole-session deadline of notifications.
+            "BACKEND": "pipelines.deadline.SMTPBackend",
             "OPTIONS": {
+                "timeout": 10,  # each read; the whole session: SLIPWAY_NOTIFICATION_SECONDS
                 "host": os.environ["EMAIL_HOST"],
                 "port": int(os.environ.get("EMAIL_PORT", 587)),
                 "username": os.environ.get("EMAIL_HOST_USER", ""),
@@ -235,6 +298,8 @@ if os.environ.get("EMAIL_HOST"):
 else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "slipway@localhost")
+# The longest one notification may take, connect to last byte (a webhook, an SMTP session).
+SLIPWAY_NOTIFICATION_SECONDS = float(os.environ.get("SLIPWAY_NOTIFICATION_SECONDS", 30))
 
 # --- Slipway ---------------------------------------------------------------
 SLIPWAY_ARTIFACT_DIR = Path(os.environ.get("SLIPWAY_ARTIFACT_DIR", VAR_DIR / "artifacts"))

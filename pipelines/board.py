@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 
 from pipelines.checklist import ChecklistState, active_items_with_latest_signoff, evaluate
 from pipelines.drivers.blue_green import Slot, slots_of
@@ -166,7 +167,9 @@ def _downstream_of(env: Environment, environments: list[Environment]) -> Environ
 
 
 def _count_builds_ahead(pipeline: Pipeline, cards: list[EnvironmentCard]) -> None:
-    """Fill `ahead` for every card with one aggregate query over the builds."""
+    """Fill `ahead` for every card in one query: a count per card over its branch's builds
+    between the two releases, each a range of the (pipeline, branch, created_at) index, so
+    the cost follows the distance between environments, not the pipeline's history."""
     by_env = {card.environment.pk: card for card in cards}
     counts = {}
     for card in cards:
@@ -177,9 +180,11 @@ def _count_builds_ahead(pipeline: Pipeline, cards: list[EnvironmentCard]) -> Non
         card.compare_url = (
             compare_url(pipeline.repository_url, base.sha, head.sha) if head != base else None
         )
-        counts[f"env_{card.environment.pk}"] = Count("pk", filter=builds_between(base, head))
+        between = Build.objects.filter(builds_between(base, head), pipeline=pipeline)
+        count = between.order_by().values("pipeline").annotate(n=Count("pk")).values("n")
+        counts[f"env_{card.environment.pk}"] = Coalesce(Subquery(count), 0)
     if not counts:
         return
-    totals = Build.objects.filter(pipeline=pipeline).aggregate(**counts)
+    totals = Pipeline.objects.filter(pk=pipeline.pk).values(**counts).get()
     for key, total in totals.items():
         by_env[int(key.removeprefix("env_"))].ahead = total

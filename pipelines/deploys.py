@@ -45,6 +45,7 @@ from pipelines.statuses import ACTIVE_STATUSES
 
 log = logging.getLogger(__name__)
 VERSION_NUMBER = re.compile(r"0*[1-9][0-9]{0,8}")  # 1 to 999,999,999
+MAX_REASON_CHARS = 200
 
 
 def request_deployment(
@@ -54,11 +55,13 @@ def request_deployment(
     cause: str,
     by: AbstractBaseUser | None = None,
     description: str = "",
+    bypass_reason: str = "",
 ) -> Deployment:
     """Queue a deployment of `build`'s artifact to `environment` as its next release.
 
     Refuses (DeploymentRunning) while another deployment of the environment
-    is queued or running, naming it.
+    is queued or running, naming it. `bypass_reason` marks a lead's break-glass deploy to a
+    guarded environment: it is audited and announced as "checklist bypassed".
     """
     if environment.driver and build.artifact_id is None:
         raise InvalidInput(
@@ -99,6 +102,18 @@ def request_deployment(
             deployment=deployment.pk,
             sha=build.sha,
         )
+        if bypass_reason:
+            audit.record(
+                "checklist_bypassed",
+                f"{env.name}: checklist bypassed by {by.get_username()} because {bypass_reason} "
+                f"({release.label} of {build.short_sha}, {release.description})",
+                pipeline=env.pipeline,
+                environment=env,
+                actor=by,
+                deployment=deployment.pk,
+                sha=build.sha,
+                reason=bypass_reason,
+            )
         transaction.on_commit(lambda: dispatch.start_deployment(deployment.pk))
     return deployment
 
@@ -138,6 +153,17 @@ def deploy_waiting_build_after(sender, deployment: Deployment, **kwargs) -> None
 def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
     """Once per build and environment; None when it waits, was skipped or went already."""
     if env.releases.filter(build=build, cause=ReleaseCause.AUTO_DEPLOY).exists():
+        return None
+    if env.is_guarded():  # only promotion reaches it; the loader refuses such a branch too
+        why = f"{env.name} has a checklist: only promotion deploys there, never a branch"
+        log.warning("auto-deploy of %s to %s refused: %s", build.sha, env, why)
+        audit.record(
+            "auto_deploy_refused",
+            f"auto-deploy of {build.short_sha} ({build.branch}) to {env.name} refused: {why}",
+            pipeline=build.pipeline,
+            environment=env,
+            sha=build.sha,
+        )
         return None
     if pins.is_pinned(env):
         env.refresh_from_db(fields=["pinned_at", "pin_reason"])
@@ -194,9 +220,15 @@ def _wait_for_running_deployment(env: Environment, build: Build, exc: Deployment
         deploy_waiting_build(env.pk)
 
 
-def deploy_build(environment: Environment, build: Build, *, by: AbstractBaseUser) -> Deployment:
-    """A person's deploy of any build with an artifact (developer or lead; lead if guarded)."""
+def deploy_build(
+    environment: Environment, build: Build, *, by: AbstractBaseUser, reason: str = ""
+) -> Deployment:
+    """A person's deploy of any build with an artifact (developer or lead; lead if guarded).
+
+    To a guarded environment it is break-glass: `reason` is required (docs/security.md).
+    """
     _check_may_deploy(environment, by)
+    bypass_reason = _bypass_reason(environment, by, reason, "deploy to")
     if build.pipeline_id != environment.pipeline_id:
         raise InvalidInput(f"Build {build.short_sha} belongs to another pipeline.", field="sha")
     if build.artifact_id is None:
@@ -210,20 +242,27 @@ def deploy_build(environment: Environment, build: Build, *, by: AbstractBaseUser
         build,
         cause=ReleaseCause.MANUAL,
         by=by,
-        description=f"manual deploy by {by.get_username()}",
+        description=_described("manual deploy", by, bypass_reason)
+        if bypass_reason
+        else f"manual deploy by {by.get_username()}",
+        bypass_reason=bypass_reason,
     )
 
 
-def rollback(environment: Environment, version: str | int, *, by: AbstractBaseUser) -> Deployment:
+def rollback(
+    environment: Environment, version: str | int, *, by: AbstractBaseUser, reason: str = ""
+) -> Deployment:
     """Roll forward to an earlier release's artifact: a NEW release labelled "rollback to vN".
 
-    Leads only. `version` is "v3" or 3.
+    Leads only. `version` is "v3" or 3. To a guarded environment it is break-glass: `reason`
+    is required.
     """
     if not can_lead(by):
         raise PermissionDenied(
             f"{by.get_username()} may not roll back {environment.name}: that takes the lead role."
         )
     number = parse_version(version)
+    bypass_reason = _bypass_reason(environment, by, reason, "roll back")
     earlier = (
         environment.releases.select_related("build")
         .filter(version=number, deployed_at__isnull=False)
@@ -244,7 +283,8 @@ def rollback(environment: Environment, version: str | int, *, by: AbstractBaseUs
             earlier.build,
             cause=ReleaseCause.ROLLBACK,
             by=by,
-            description=f"rollback to v{number}",
+            description=_described(f"rollback to v{number}", by, bypass_reason),
+            bypass_reason=bypass_reason,
         )
         pins.pin(environment, by=by, reason=f"rolled back to v{number}")
     return deployment
@@ -337,6 +377,31 @@ def parse_version(value: str | int) -> int:
     if not VERSION_NUMBER.fullmatch(text):
         raise InvalidInput(f"{value!r} is not a release version like v3.", field="release")
     return int(text)
+
+
+def _bypass_reason(environment: Environment, by: AbstractBaseUser, reason: str, what: str) -> str:
+    """The break-glass reason a manual deploy or rollback to a guarded environment needs;
+    "" for an environment without a checklist."""
+    if not environment.is_guarded():
+        return ""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput(
+            f"To {what} {environment.name} goes around its checklist: give a reason "
+            "(it is shown on the board, kept in the audit log and announced).",
+            field="reason",
+        )
+    if len(reason) > MAX_REASON_CHARS:
+        raise InvalidInput(
+            f"The reason is longer than {MAX_REASON_CHARS} characters.", field="reason"
+        )
+    return reason
+
+
+def _described(what: str, by: AbstractBaseUser, bypass_reason: str) -> str:
+    if not bypass_reason:
+        return what
+    return f"{what}: checklist bypassed by {by.get_username()} because {bypass_reason}"
 
 
 def _check_may_deploy(environment: Environment, user: AbstractBaseUser) -> None:

@@ -13,7 +13,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from pipelines.models import Deployment, LogLine
+from pipelines.models import Deployment
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +45,23 @@ def _send(group: str, message: dict) -> None:
         logger.warning("could not publish %s to %s", message.get("type"), group, exc_info=True)
 
 
-def publish_log(deployment_id: int, lines: Sequence[LogLine]) -> None:
-    """New log lines of a deployment, already stored, in seq order (one message per batch)."""
+def publish_log(deployment_id: int, lines: Sequence) -> None:
+    """New log lines of a deployment, already stored, in seq order (one message per batch).
+    Lines have `seq`, `time`, `stream` and `text` (pipelines.logs.StoredLine, LogLine)."""
     if not lines:
         return
+    times: dict = {}  # a batch shares one time: format it once
     _send(
         deployment_group(deployment_id),
         {
             "type": "log.lines",
             "lines": [
-                {"seq": ln.seq, "time": ln.time.isoformat(), "stream": ln.stream, "text": ln.text}
+                {
+                    "seq": ln.seq,
+                    "time": times.get(ln.time) or times.setdefault(ln.time, ln.time.isoformat()),
+                    "stream": ln.stream,
+                    "text": ln.text,
+                }
                 for ln in lines
             ],
         },

@@ -7,30 +7,37 @@ SLIPWAY_NOTIFICATION_RETRY_DELAYS and logged; a failed delivery never fails what
 
 Events: deployment.started (requested), deployment.succeeded, deployment.failed (failed or
 interrupted), promotion.done (a promotion's deployment succeeded; sent instead of
-deployment.succeeded) and probe.changed (the drift probe: ok, drift or unreachable). Payloads:
+deployment.succeeded), probe.changed (the drift probe: ok, drift or unreachable) and
+checklist.bypassed (a lead's break-glass deploy or rollback to an environment with a
+checklist, with its reason). Payloads:
 - slack: `{"text": …}`, as Slack's incoming webhooks take it;
-- webhook: `{"event", "text", "pipeline", "environment", "deployment", …}`, the JSON body signed
-  with HMAC-SHA256 under the secret in the variable `secret_env` names:
-  `X-Slipway-Signature: sha256=<hex>`, plus `X-Slipway-Event: <event>`;
+- webhook: `{"event", "text", "pipeline", "environment", "deployment", …}` with
+  `X-Slipway-Event: <event>` and `X-Slipway-Timestamp: <unix seconds>`; under the secret in
+  the variable `secret_env` names, `X-Slipway-Signature: sha256=<hex>` is HMAC-SHA256 of
+  "<timestamp>.<body>" (receivers refuse old timestamps: no replays);
 - email: subject "[Slipway] <text>", the same facts as the body.
+Each delivery, an SMTP session included, must end within SLIPWAY_NOTIFICATION_SECONDS
+(pipelines/deadline.py); redirects are never followed.
 """
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import os
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from pipelines.deadline import Deadline, DeadlineExceeded, HTTPConnection, HTTPSConnection
 from pipelines.models import AuditEvent, Deployment, Promotion
 from pipelines.runner.dispatch import dispatch, run_here
 
@@ -38,7 +45,9 @@ logger = logging.getLogger(__name__)
 
 KINDS = ("slack", "webhook", "email")
 SIGNATURE_HEADER = "X-Slipway-Signature"
-TIMEOUT = (5, 15)
+TIMESTAMP_HEADER = "X-Slipway-Timestamp"
+READ_TIMEOUT = 10  # seconds, each connect or read; the whole exchange: SLIPWAY_NOTIFICATION_SECONDS
+MAX_ANSWER_BYTES = 64 * 1024
 # Seconds to wait before each retry (settings.SLIPWAY_NOTIFICATION_RETRY_DELAYS overrides).
 RETRY_DELAYS = (5, 30, 120)
 
@@ -48,6 +57,7 @@ AUDIT_ACTIONS = {
     "deployment_failed": "deployment.failed",
     "deployment_interrupted": "deployment.failed",
     "probe_changed": "probe.changed",
+    "checklist_bypassed": "checklist.bypassed",
 }
 
 Target = dict[str, str]
@@ -82,16 +92,28 @@ def audit_recorded(sender, instance: AuditEvent, created: bool, **kwargs) -> Non
     promotion = Promotion.objects.select_related("source").filter(deployment=deployment).first()
     if promotion is not None and name == "deployment.succeeded":
         name = "promotion.done"
-    send(pipeline.notifications, payload_for(name, pipeline.name, deployment, promotion))
+    payload = payload_for(
+        name, pipeline.name, deployment, promotion, reason=event.data.get("reason", "")
+    )
+    send(pipeline.notifications, payload)
 
 
 def payload_for(
-    name: str, pipeline: str, deployment: Deployment, promotion: Promotion | None = None
+    name: str,
+    pipeline: str,
+    deployment: Deployment,
+    promotion: Promotion | None = None,
+    *,
+    reason: str = "",
 ) -> Payload:
     release, env = deployment.release, deployment.environment
     build, artifact = release.build, release.artifact
+    by = deployment.requested_by
     what = f"{release.label} of {build.short_sha}"
     texts = {
+        "checklist.bypassed": f"{pipeline}: checklist of {env.name} bypassed by "
+        f"{by.get_username() if by else '?'} because {reason}: deploying {what} "
+        f"({release.description})",
         "deployment.started": f"{pipeline}: deploying {what} to {env.name} ({release.description})",
         "deployment.succeeded": f"{pipeline}: {env.name} now runs {what}",
         "deployment.failed": f"{pipeline}: deployment of {what} to {env.name} "
@@ -101,7 +123,6 @@ def payload_for(
         f"({artifact.digest if artifact else 'no artifact'}) from "
         f"{promotion.source.name if promotion else '?'} to {env.name} as {release.label}",
     }
-    by = deployment.requested_by
     return {
         "event": name,
         "text": texts[name],
@@ -114,6 +135,7 @@ def payload_for(
         "digest": artifact.digest if artifact else None,
         "by": by.get_username() if by else None,
         "promoted_from": promotion.source.name if promotion else None,
+        "reason": reason or None,
         "path": deployment.get_absolute_url(),
         "time": timezone.now().isoformat(),
     }
@@ -183,38 +205,60 @@ def deliver(target: Target, payload: Payload) -> None:
         _post(target["url"], json.dumps({"text": payload["text"]}).encode(), {})
     elif kind == "webhook":
         body = json.dumps(payload, sort_keys=True).encode()
-        headers = {"X-Slipway-Event": payload["event"]}
+        timestamp = str(int(time.time()))
+        headers = {"X-Slipway-Event": payload["event"], TIMESTAMP_HEADER: timestamp}
         if target.get("secret_env"):
             secret = os.environ.get(target["secret_env"])
             if not secret:
                 raise DeliveryFailed(f"${target['secret_env']} is not set: not sending unsigned")
-            headers[SIGNATURE_HEADER] = "sha256=" + signature(secret, body)
+            headers[SIGNATURE_HEADER] = "sha256=" + signature(secret, timestamp, body)
         _post(target["url"], body, headers)
     elif kind == "email":
-        send_mail(
-            subject=f"[Slipway] {payload['text']}"[:200],
-            message=_email_body(payload),
-            from_email=None,
-            recipient_list=[target["to"]],
-        )
+        try:
+            with Deadline(settings.SLIPWAY_NOTIFICATION_SECONDS):  # the whole SMTP session
+                send_mail(
+                    subject=f"[Slipway] {payload['text']}"[:200],
+                    message=_email_body(payload),
+                    from_email=None,
+                    recipient_list=[target["to"]],
+                )
+        except DeadlineExceeded as exc:
+            raise DeliveryFailed(f"sending e-mail {exc}") from None
     else:
         raise DeliveryFailed(f"unknown notification kind {kind!r}")
 
 
-def signature(secret: str, body: bytes) -> str:
-    """What receivers compare (in constant time) with the header's hex."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """What receivers compare (in constant time) with the header's hex: HMAC-SHA256 of
+    "<timestamp>.<body>", so that a captured delivery cannot be replayed later."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
-    response = requests.post(
-        url,
-        data=body,
-        headers={"Content-Type": "application/json", "User-Agent": "slipway", **headers},
-        timeout=TIMEOUT,
-    )
-    if response.status_code >= 300:
-        raise DeliveryFailed(f"{url} answered {response.status_code}")
+    """POST `body`, the whole exchange within EXCHANGE_SECONDS; redirects are not followed
+    (they would carry the signature elsewhere)."""
+    parts = urlsplit(url)
+    connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
+    connection = connection_class(parts.hostname, parts.port, timeout=READ_TIMEOUT)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"Content-Type": "application/json", "User-Agent": "slipway", **headers}
+    try:
+        with Deadline(settings.SLIPWAY_NOTIFICATION_SECONDS):
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read(MAX_ANSWER_BYTES)
+    except DeadlineExceeded as exc:
+        raise DeliveryFailed(f"{url} {exc}") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise DeliveryFailed(f"{url}: {exc or type(exc).__name__}") from None
+    finally:
+        connection.close()
+    if 300 <= response.status < 400:
+        raise DeliveryFailed(
+            f"{url} answered {response.status} (a redirect, not followed: give the final URL)"
+        )
+    if response.status >= 300:
+        raise DeliveryFailed(f"{url} answered {response.status}")
 
 
 def _email_body(payload: Payload) -> str:

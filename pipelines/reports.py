@@ -2,18 +2,23 @@
 
 The XML comes from outside, so it is parsed with defusedxml: entity declarations
 (billion laughs) and external entities or DTDs are refused, never expanded or fetched.
-Every problem becomes an InvalidInput naming the report, so the API answers 422.
+It is parsed incrementally (iterparse), each test case dropped once counted, so a 50 MB
+report costs a few MiB, not a tree of it (docs/security.md). Every problem becomes an
+InvalidInput naming the report, so the API answers 422.
 """
 
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import BinaryIO
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from junitparser import JUnitXml, JUnitXmlError
+from junitparser import TestCase
 
 from pipelines import audit
 from pipelines.builds import set_coverage, set_test_results
@@ -42,8 +47,8 @@ class CaseCounts:
 def apply_reports(
     build: Build,
     *,
-    junit: bytes | None = None,
-    coverage: bytes | None = None,
+    junit: bytes | BinaryIO | None = None,
+    coverage: bytes | BinaryIO | None = None,
     by: AbstractBaseUser | None = None,
 ) -> Build:
     """Fill the build's test counts and coverage from its reports.
@@ -77,24 +82,24 @@ def apply_reports(
     return build
 
 
-def parse_junit(data: bytes) -> CaseCounts:
+def parse_junit(data: bytes | BinaryIO) -> CaseCounts:
     """Count the test cases of a JUnit report: one <testsuite>, or many under <testsuites>.
 
     Errors count as failures; a case both skipped and failed counts as failed.
     """
-    root = _parse_xml(data, field="junit")
-    try:
-        report = JUnitXml.fromroot(root)
-    except JUnitXmlError:
-        raise InvalidInput(
-            f"junit is not a JUnit report: its root element is <{root.tag}>, "
-            "not <testsuites> or <testsuite>.",
-            field="junit",
-        ) from None
     passed = failed = skipped = 0
     cases: Outcomes = {}
-    for suite in report:
-        for case in suite:
+    for event, element, parent in _elements(data, field="junit"):
+        if parent is None and event == "start" and element.tag not in ("testsuites", "testsuite"):
+            raise InvalidInput(
+                f"junit is not a JUnit report: its root element is <{element.tag}>, "
+                "not <testsuites> or <testsuite>.",
+                field="junit",
+            )
+        if event != "end" or parent is None:
+            continue
+        if element.tag == "testcase":
+            case = TestCase.fromelem(element)
             if case.is_failure or case.is_error:
                 failed, outcome = failed + 1, FAILED
             elif case.is_skipped:
@@ -106,30 +111,37 @@ def parse_junit(data: bytes) -> CaseCounts:
                     f"junit has more than {MAX_CASES} test cases; Slipway keeps at most that many.",
                     field="junit",
                 )
-            merge_outcome(cases, _case_name(suite, case), outcome)
+            merge_outcome(cases, _case_name(parent, case), outcome)
+        if parent.tag != "testcase":  # a case needs its results until it is counted
+            parent.remove(element)
     return CaseCounts(passed=passed, failed=failed, skipped=skipped, cases=cases)
 
 
-def _case_name(suite, case) -> str:
+def _case_name(suite: Element, case: TestCase) -> str:
     """ "tests.test_cart.CartTest::test_total", as pytest and most runners name classname."""
-    owner = case.classname or suite.name or ""
+    owner = case.classname or suite.get("name") or ""
     return f"{owner}::{case.name}" if owner else str(case.name or "")
 
 
-def parse_cobertura(data: bytes) -> Decimal:
+def parse_cobertura(data: bytes | BinaryIO) -> Decimal:
     """The line coverage of a Cobertura report (as `coverage xml` writes it), in percent."""
-    root = _parse_xml(data, field="coverage")
-    if root.tag != "coverage":
-        raise InvalidInput(
-            f"coverage is not a Cobertura report: its root element is <{root.tag}>, "
-            "not <coverage>.",
-            field="coverage",
-        )
-    line_rate = root.get("line-rate")
-    if line_rate is None:
-        raise InvalidInput(
-            "coverage has no line-rate attribute on its <coverage> element.", field="coverage"
-        )
+    line_rate = None
+    for event, element, parent in _elements(data, field="coverage"):
+        if parent is None and event == "start":
+            if element.tag != "coverage":
+                raise InvalidInput(
+                    f"coverage is not a Cobertura report: its root element is "
+                    f"<{element.tag}>, not <coverage>.",
+                    field="coverage",
+                )
+            line_rate = element.get("line-rate")
+            if line_rate is None:
+                raise InvalidInput(
+                    "coverage has no line-rate attribute on its <coverage> element.",
+                    field="coverage",
+                )
+        elif event == "end" and parent is not None:
+            parent.remove(element)  # read the rest only to know it is well-formed
     try:
         rate = Decimal(line_rate.strip())
     except InvalidOperation:
@@ -143,11 +155,22 @@ def parse_cobertura(data: bytes) -> Decimal:
     return (rate * 100).quantize(Decimal("0.01"))
 
 
-def _parse_xml(data: bytes, *, field: str) -> Element:
+def _elements(
+    data: bytes | BinaryIO, *, field: str
+) -> Iterator[tuple[str, Element, Element | None]]:
+    """(event, element, its parent) for each start and end, parsed incrementally."""
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    stack: list[Element] = []
     try:
         # Entity declarations and external references are refused outright (defusedxml
         # defaults); a DOCTYPE alone is allowed because Cobertura files often carry one.
-        return SafeET.fromstring(data, forbid_dtd=False)
+        for event, element in SafeET.iterparse(source, events=("start", "end"), forbid_dtd=False):
+            if event == "start":
+                yield event, element, stack[-1] if stack else None
+                stack.append(element)
+            else:
+                stack.pop()
+                yield event, element, stack[-1] if stack else None
     except DefusedXmlException as exc:
         raise InvalidInput(
             f"{field} was refused: it declares entities or refers to external resources "

@@ -33,16 +33,26 @@ def hash_token(raw: str) -> str:
 
 
 def create_token(
-    user: AbstractBaseUser, *, name: str = "", by: AbstractBaseUser | None = None
+    user: AbstractBaseUser,
+    *,
+    name: str = "",
+    by: AbstractBaseUser | None = None,
+    expires_in: timedelta | None = None,
 ) -> tuple[ApiToken, str]:
-    """Make a token for `user`. Returns (token, raw): `raw` is never stored, show it once."""
+    """Make a token for `user`, valid until revoked or for `expires_in`. Returns (token, raw):
+    `raw` is never stored, show it once."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, name=name[:100], prefix=raw[:PREFIX_LENGTH], token_hash=hash_token(raw)
+        user=user,
+        name=name[:100],
+        prefix=raw[:PREFIX_LENGTH],
+        token_hash=hash_token(raw),
+        expires_at=timezone.now() + expires_in if expires_in else None,
     )
+    until = f", expires {token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else ""
     audit.record(
         "token_created",
-        f"API token {token.prefix}… ({name or 'unnamed'}) created for {user}",
+        f"API token {token.prefix}… ({name or 'unnamed'}) created for {user}{until}",
         pipeline=None,
         actor=by,
         token=token.pk,
@@ -93,6 +103,10 @@ def authenticate(raw: str) -> ApiToken:
         raise InvalidToken("This API token is not valid. Create one with `manage.py create_token`.")
     if token.revoked_at is not None:
         raise InvalidToken(f"This API token was revoked on {token.revoked_at:%Y-%m-%d %H:%M}.")
+    if token.expires_at is not None and token.expires_at <= timezone.now():
+        raise InvalidToken(
+            f"This API token expired on {token.expires_at:%Y-%m-%d %H:%M}: create a new one."
+        )
     if not token.user.is_active:
         raise InvalidToken(f"The account {token.user} of this API token is deactivated.")
     _touch(token)

@@ -41,6 +41,8 @@ def main() -> int:
     os.environ["DATABASE_URL"] = database_url
     os.environ["SLIPWAY_ARTIFACT_DIR"] = str(scratch / "artifacts")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    # DATABASE_URL makes it production mode, which needs a key: this one is for here only.
+    os.environ.setdefault("SECRET_KEY", "slipway-bench-only-not-a-secret-" + "x" * 32)
     token = prepare_database()
 
     from tests.live import run_server

@@ -101,20 +101,22 @@ def _main_config(prefix: Path, http: str) -> str:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
 @contextlib.contextmanager
-def start_nginx(directory: Path, http: HttpConfig) -> Iterator[Nginx]:
+def start_nginx(directory: Path, http: HttpConfig, *, port: int | None = None) -> Iterator[Nginx]:
     """nginx serving `http` (the inside of an `http {}` block, or a function of the port
-    giving it) on a free port, until the block ends. Skips loudly without nginx."""
+    giving it) on `port` or a free one, until the block ends. Skips loudly without nginx.
+    (Pass `port` when the upstreams must know it first, e.g. for CSRF_TRUSTED_ORIGINS.)"""
     binary = _nginx_binary()
     directory.mkdir(parents=True, exist_ok=True)
-    for _ in range(PORT_ATTEMPTS):  # nginx binds the port itself: another may take it first
-        port = _free_port()
+    chosen = port
+    for _ in range(1 if chosen else PORT_ATTEMPTS):  # nginx binds the port itself: another
+        port = chosen or free_port()  # process may take it first
         text = http(port) if callable(http) else http
         config = directory / "nginx.conf"
         config.write_text(_main_config(directory, text))
@@ -127,7 +129,7 @@ def start_nginx(directory: Path, http: HttpConfig) -> Iterator[Nginx]:
         proxy = Nginx(port, process, directory)
         if _wait_until_listening(proxy):
             break
-        if "Address already in use" not in proxy.log():
+        if chosen or "Address already in use" not in proxy.log():
             raise RuntimeError(f"nginx did not start:\n{proxy.log()}\n--- config:\n{text}")
     else:
         raise RuntimeError(f"nginx found no free port in {PORT_ATTEMPTS} attempts")

@@ -213,7 +213,7 @@ def test_deploy_and_rollback_under_load_drop_no_request_and_flip_once(
 
     lead = live.pipeline.environments.model._meta.apps.get_model("auth", "User")
     lead = lead.objects.create_superuser("boss", "boss@example.com", "pw")
-    undo = rollback(live, "v1", by=lead)
+    undo = rollback(live, "v1", by=lead, reason="v2 misbehaves")  # live has a checklist
     load, deployment = under_load(router, lambda: run_deployment(undo.pk))
 
     assert deployment.status == DeploymentStatus.SUCCEEDED, log_of(deployment)

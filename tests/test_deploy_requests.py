@@ -91,7 +91,7 @@ def test_only_a_lead_deploys_to_an_environment_with_a_checklist(pipeline, users)
         deploy_build(live, build, by=users["developer"])
     with pytest.raises(PermissionDenied):
         deploy_build(pipeline.environments.get(name="dev"), build, by=users["qa"])
-    assert deploy_build(live, build, by=users["lead"]).release.version == 1
+    assert deploy_build(live, build, by=users["lead"], reason="hotfix").release.version == 1
 
 
 def test_a_build_without_artifact_is_refused(pipeline, users):

@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from django.urls import NoReverseMatch, reverse
 
 from pipelines.logs import append_log
-from pipelines.models import DeploymentStep, LogLine
+from pipelines.models import Deployment, DeploymentStep, LogLine
 from tests.watching import running_deployment, write_lines
 
 
@@ -86,20 +86,37 @@ async def streamed(response) -> bytes:
     return b"".join([chunk async for chunk in response.streaming_content])
 
 
-def test_it_points_the_first_error_button_at_the_first_error_line(pipeline, client_for):
+def test_it_points_the_first_error_button_at_the_first_error_line_on_stdout_too(
+    pipeline, client_for
+):
     deployment = running_deployment(pipeline)
     append_log(
         deployment,
         [
-            ("stdout", "an error in stdout is just output"),
+            ("stdout", "Applying migrations…"),
             ("stderr", "warning: x"),
-            ("stderr", "ERROR: migration failed"),
+            ("stdout", "ERROR: migration 0042 failed"),
             ("stderr", "Traceback (most recent call)"),
         ],
     )
     page = client_for("developer").get(f"/deployments/{deployment.pk}/").content.decode()
     assert 'data-first-error="3"' in page
     assert 'data-seq="3" data-error' in page
+    assert "2 error lines" in page
+    assert "First error" not in page  # quoted only once the deployment has failed
+
+
+def test_a_failed_deployment_quotes_its_first_error_under_the_failure(pipeline, client_for):
+    deployment = running_deployment(pipeline)
+    append_log(deployment, [("stdout", "ok"), ("stdout", "\x1b[31mERROR\x1b[0m: <disk> full")])
+    append_log(deployment, [("system", "✖ switch failed: disk full")])
+    Deployment.objects.filter(pk=deployment.pk).update(status="failed", error="switch failed")
+    page = client_for("developer").get(f"/deployments/{deployment.pk}/").content.decode()
+    summary, log = page.split('id="log"')
+    assert "switch failed" in summary
+    assert 'First error, <a href="#log" data-action="first-error">line 2</a>' in summary
+    assert '<code><span class="ansi31">ERROR</span>: &lt;disk&gt; full</code>' in summary
+    assert "2 error lines" in summary
 
 
 def test_an_exception_name_counts_as_an_error_line(pipeline, client_for):

@@ -28,9 +28,15 @@ def test_it_pages_through_a_long_history(pipeline, client_for):
         run_deployment(request_deployment(dev, build, cause="manual").pk)
     client = client_for("developer")
     first = client.get("/pipelines/webshop/environments/dev/").content.decode()
-    assert first.count("data-release=") == 25 and "Page 1 of 2" in first
-    second = client.get("/pipelines/webshop/environments/dev/?releases=2").content.decode()
+    assert first.count("data-release=") == 25
+    assert '<a href="?releases_before=6">Older →</a>' in first
+    second = client.get("/pipelines/webshop/environments/dev/?releases_before=6").content.decode()
     assert re.findall(r'data-release="(v\d+)"', second) == ["v5", "v4", "v3", "v2", "v1"]
+    assert '<a href="?releases_after=5">← Newer</a>' in second
+    back = client.get("/pipelines/webshop/environments/dev/?releases_after=5").content.decode()
+    assert re.findall(r'data-release="(v\d+)"', back)[::24] == ["v30", "v6"]
+    deployments = client.get("/pipelines/webshop/environments/dev/?deployments_before=x")
+    assert deployments.content.decode().count("data-deployment=") == 25  # a bad key: page 1
 
 
 def test_an_unknown_environment_is_not_found(pipeline, client_for):

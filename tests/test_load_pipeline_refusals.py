@@ -120,6 +120,35 @@ BAD_FILES = {
         'environment "dev": health_timeout must be an integer or a float, not a string',
         "health_timeout",
     ),
+    "a_branch_on_an_environment_with_a_checklist": (
+        ('promote_from = "uat"', 'promote_from = "uat"\nbranch = "release/*"'),
+        22,
+        'environment "live": branch "release/*" would deploy builds here without the '
+        "checklist: an environment with a checklist is reached by promotion only",
+        "branch",
+    ),
+    "a_secret_value_written_in_the_file": (
+        (
+            'deploy_command = "./deploy.sh uat"',
+            'deploy_command = "./deploy.sh uat"\nsecrets = { TOKEN = "hunter2 is the token" }',
+        ),
+        18,
+        'environment "uat": secrets: TOKEN = "hunter2 is the token" must name the server '
+        "variable that holds the secret",
+        "secrets",
+    ),
+    "an_env_value_that_is_not_a_string": (
+        ('deploy_command = "./deploy.sh uat"', 'deploy_command = "x"\nenv = { WORKERS = 4 }'),
+        18,
+        'environment "uat": env: WORKERS must be a string, not an integer',
+        "env",
+    ),
+    "an_env_name_slipway_sets_itself": (
+        ('deploy_command = "./deploy.sh uat"', 'deploy_command = "x"\nenv = { SLIPWAY_SHA = "0" }'),
+        18,
+        'environment "uat": env: SLIPWAY_SHA is set by Slipway itself',
+        "env",
+    ),
 }
 
 

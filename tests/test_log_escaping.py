@@ -46,3 +46,22 @@ def test_a_script_in_a_log_line_renders_as_text_over_the_socket(pipeline, users)
 def test_control_sequences_other_than_colours_are_dropped():
     html = lines_html([{"seq": 1, "stream": "stdout", "text": "a\x1b[2K\rb\x07\x00c\x1b[1A"}])
     assert html == '<div class="line stdout" data-seq="1">abc</div>'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\x1b\x1b[H]8;;https://evil/\x07click\x1b\x1b[H]8;;\x07",  # ESC, then a removed CSI
+        "\x1b\x1b\x1b[H[H]8;;https://evil/\x07click\x1b]8;;\x07",  # nested twice
+        "\x1b]8;;https://evil/\x1b\\click\x1b]8;;\x1b\\",  # a plain OSC 8 hyperlink
+    ],
+)
+def test_a_hyperlink_reassembled_from_stripped_sequences_is_no_link(text):
+    html = lines_html([{"seq": 1, "stream": "stdout", "text": text}])
+    assert "<a" not in html and "href" not in html
+    assert "click" in html
+
+
+def test_colours_survive_the_stripping():
+    html = lines_html([{"seq": 1, "stream": "stdout", "text": "\x1b\x1b[31mred\x1b[0m"}])
+    assert '<span class="ansi31">red</span>' in html

@@ -3,12 +3,15 @@ retried, and never failing the deployment. The endpoints are a local HTTP server
 
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +23,7 @@ from django.test import TestCase
 
 from pipelines.config import load_pipeline_text
 from pipelines.errors import ConfigError
-from pipelines.notifications import send
+from pipelines.notifications import DeliveryFailed, deliver, send
 from tests.conftest import EXAMPLE_TOML
 from tests.factories import passing_build
 from tests.promoting import deploy, env, sign_everything, uat_runs_a_new_build
@@ -59,7 +62,10 @@ def receiver():
             with state.arrived:  # recorded before answering: the sender sees it done
                 state.received.append((self.path, dict(self.headers), body))
                 state.arrived.notify_all()
-            self.send_response(state.answers.pop(0) if state.answers else 200)
+            status = state.answers.pop(0) if state.answers else 200
+            self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", f"{state.url}/redirected")
             self.end_headers()
 
         def log_message(self, *args):
@@ -125,13 +131,16 @@ def test_slack_gets_a_text_for_deploy_start_and_success(pipeline, receiver):
     assert all(set(body) == {"text"} for body in receiver.bodies("/slack"))
 
 
-def test_the_webhook_body_is_signed_with_hmac_sha256(pipeline, receiver):
+def test_the_webhook_body_and_its_timestamp_are_signed_with_hmac_sha256(pipeline, receiver):
     load_pipeline_text(with_notifications(receiver.url))
     release = deploy(env(pipeline, "dev"), passing_build(pipeline, "feature/x"))
     hooks = [(headers, body) for path, headers, body in receiver.received if path == "/hook"]
     assert len(hooks) == 2
     for headers, body in hooks:
-        expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        timestamp = headers["X-Slipway-Timestamp"]
+        assert abs(int(timestamp) - time.time()) < 60
+        signed = timestamp.encode() + b"." + body  # the time is signed too: no replays
+        expected = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
         assert headers["X-Slipway-Signature"] == f"sha256={expected}"
         assert headers["Content-Type"] == "application/json"
         assert headers["X-Slipway-Event"] == json.loads(body)["event"]
@@ -245,3 +254,75 @@ def test_with_the_broker_down_the_news_still_leaves_from_here(receiver, settings
         )
     assert receiver.bodies("/slack") == [{"text": "webshop: live now runs v3"}]
     assert "could not queue a slack notification; sending it here" in caplog.text
+
+
+def test_a_redirect_is_not_followed(pipeline, receiver, caplog):
+    receiver.answers = [302, 302, 302]
+    target = {"kind": "webhook", "url": f"{receiver.url}/hook", "secret_env": "WEBHOOK_SECRET"}
+    payload = {"event": "deployment.succeeded", "text": "webshop: live now runs v3"}
+
+    with pytest.raises(DeliveryFailed, match="answered 302 .a redirect, not followed"):
+        deliver(target, payload)
+
+    assert [path for path, _, _ in receiver.received] == ["/hook"]  # never /redirected
+
+
+@pytest.fixture
+def trickler():
+    """A server that accepts, then sends one byte every 0.2 s and never finishes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=trickle, args=(connection,), daemon=True).start()
+
+    def trickle(connection):
+        with connection:
+            for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: 1\r\n220-slow\r\n"):
+                if stop.is_set():
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    server.join(timeout=5)
+    listener.close()
+
+
+def test_a_webhook_that_trickles_its_answer_is_cut_off_at_the_deadline(trickler, settings):
+    settings.SLIPWAY_NOTIFICATION_SECONDS = 1
+    target = {"kind": "slack", "url": f"http://127.0.0.1:{trickler}/slack"}
+    started = time.monotonic()
+
+    with pytest.raises(DeliveryFailed, match="took longer than 1 s"):
+        deliver(target, {"event": "deployment.succeeded", "text": "x"})
+
+    assert time.monotonic() - started < 5  # not the many minutes the trickle would take
+
+
+def test_an_smtp_server_that_hangs_is_cut_off_at_the_deadline(trickler, settings):
+    settings.SLIPWAY_NOTIFICATION_SECONDS = 1
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "pipelines.deadline.SMTPBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": trickler, "timeout": 10, "use_tls": False},
+        }
+    }
+    started = time.monotonic()
+
+    with pytest.raises(DeliveryFailed, match="sending e-mail took longer than 1 s"):
+        deliver({"kind": "email", "to": "team@example.com"}, {"event": "x", "text": "x"})
+
+    assert time.monotonic() - started < 5

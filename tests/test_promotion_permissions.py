@@ -145,13 +145,12 @@ def test_deploying_takes_a_developer_or_on_a_guarded_environment_a_lead(
 ):
     build = passing_build(pipeline, "feature/x")
     allowed = role in DEPLOYERS[where]
-    page = post(
-        as_role(role), f"/pipelines/webshop/environments/{where}/deploy", {"sha": build.sha}
-    )
+    body = {"sha": build.sha, "reason": "hotfix"}  # a lead's deploy to live is break-glass
+    page = post(as_role(role), f"/pipelines/webshop/environments/{where}/deploy", body)
     assert page.status_code == (204 if allowed else refusal(role))
     api = api_as(role).post(
         f"/api/v1/pipelines/webshop/environments/{where}/deployments",
-        {"sha": build.sha},
+        body,
         content_type="application/json",
     )
     # The second request meets the first deployment, still queued (the test runs no runner).

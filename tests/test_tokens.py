@@ -114,3 +114,50 @@ def test_the_admin_revokes_selected_tokens(users, client):
     assert response.status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_a_token_created_to_expire_in_90_days_works_until_then(users, capsys):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        call_command("create_token", "developer", "--name", "ci", "--expires", "90d")
+        raw = capsys.readouterr().out.strip()
+        token = ApiToken.objects.get()
+        assert token.expires_at == timezone.now() + timedelta(days=90)
+
+        clock.shift(timedelta(days=89, hours=23))
+        assert authenticate(raw).user == users["developer"]
+        clock.shift(timedelta(hours=1))
+        with pytest.raises(InvalidToken, match="expired on .*create a new one"):
+            authenticate(raw)
+
+
+def test_an_expired_token_gets_401_from_the_api(users, client):
+    token, raw = create_token(users["developer"], expires_in=timedelta(hours=1))
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        response = client.get("/api/v1/pipelines", headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 401
+    assert "expired" in response.json()["error"]["message"]
+
+
+def test_create_token_refuses_an_expiry_that_is_not_a_duration(users):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--expires '90 days' is not a duration like 90d"):
+        call_command("create_token", "developer", "--expires", "90 days")
+    assert not ApiToken.objects.exists()
+
+
+def test_list_tokens_shows_last_use_and_expiry(users, capsys):
+    used, raw = create_token(users["developer"], name="ci", expires_in=timedelta(days=90))
+    create_token(users["lead"], name="laptop")
+    with time_machine.travel(timezone.now(), tick=False):
+        authenticate(raw)
+        call_command("list_tokens")
+    out = capsys.readouterr().out
+    header, *rows = out.splitlines()
+    assert "LAST USED" in header and "EXPIRES" in header
+    ci = next(row for row in rows if " ci " in row)
+    used.refresh_from_db()
+    assert f"{used.last_used_at:%Y-%m-%d %H:%M}" in ci
+    assert f"{used.expires_at:%Y-%m-%d %H:%M}" in ci
+    laptop = next(row for row in rows if "laptop" in row)
+    assert "never" in laptop

@@ -78,7 +78,8 @@ class Workers:
         }
         settings.SLIPWAY_DEPLOY_QUEUE = self.queues["SLIPWAY_DEPLOY_QUEUE"]
 
-    def start(self, **env: str) -> Worker:
+    def start(self, *, beat: bool = True, **env: str) -> Worker:
+        """A worker; with `beat`, beat runs in it too (one beat is enough for several)."""
         number = len(self.started) + 1
         log_path = self.tmp_path / f"celery-worker-{number}.log"
         worker_env = {
@@ -96,8 +97,9 @@ class Workers:
             *(sys.executable, "-m", "celery", "-A", "dashboard", "worker"),
             *("-Q", ",".join(self.queues.values()), "--concurrency", "1", "-l", "info"),
             *("--hostname", f"test{number}@%h", "--without-gossip", "--without-mingle"),
-            *("-B", "-s", str(self.tmp_path / f"beat-schedule-{number}")),
         ]
+        if beat:
+            command += ["-B", "-s", str(self.tmp_path / f"beat-schedule-{number}")]
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 command,

@@ -27,10 +27,11 @@ def status(value: str, label: str = "") -> dict:
 
 
 @register.simple_tag(takes_context=True)
-def page_query(context, param: str, number: int) -> str:
-    """This page's query string with `param` set to `number`, the rest (filters, the page
-    of another list) kept: Django's {% querystring %} for a parameter named by a variable."""
-    return querystring(context, **{param: number})
+def keyset_query(context, param: str, direction: str, key: int) -> str:
+    """This page's query string pointing list `param` at the rows `direction` ("before" or
+    "after") `key` (dashboard/keyset.py), the rest (filters, another list's page) kept."""
+    other = "after" if direction == "before" else "before"
+    return querystring(context, **{f"{param}_{direction}": key, f"{param}_{other}": None})
 
 
 @register.filter

@@ -28,7 +28,12 @@ def deploy(request: HttpRequest, pipeline: str, environment: str) -> HttpRespons
         sha = request.POST.get("sha", "").strip()
         if not sha:
             raise InvalidInput("Choose a build to deploy.", field="sha")
-        deployment = deploy_build(env, get_build(env.pipeline, sha), by=request.user)
+        deployment = deploy_build(
+            env,
+            get_build(env.pipeline, sha),
+            by=request.user,
+            reason=request.POST.get("reason", ""),
+        )
     except SlipwayError as exc:
         return _refused(request, exc, _environment_url(env))
     release = deployment.release
@@ -43,7 +48,12 @@ def deploy(request: HttpRequest, pipeline: str, environment: str) -> HttpRespons
 def roll_back(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
     env = environment_or_404(pipeline, environment)
     try:
-        deployment = rollback(env, request.POST.get("release", ""), by=request.user)
+        deployment = rollback(
+            env,
+            request.POST.get("release", ""),
+            by=request.user,
+            reason=request.POST.get("reason", ""),
+        )
     except SlipwayError as exc:
         return _refused(request, exc, _environment_url(env))
     messages.success(request, f"Rolling {env.name} back: {deployment.release.description}.")

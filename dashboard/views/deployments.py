@@ -8,14 +8,13 @@ the rest as it comes. `log` answers the page's polls when no socket gets through
 from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 
 from dashboard.access import viewer_required
 from dashboard.deployment_status import status_context, status_html
-from dashboard.log_html import ERROR_WORDS, is_error, lines_html
+from dashboard.log_html import lines_html
 from pipelines.models import Deployment, LogLine, Promotion
 from pipelines.numbers import parse_whole_number
 from pipelines.roles import roles_of
@@ -40,7 +39,6 @@ def deployment_detail(request: HttpRequest, deployment: int) -> HttpResponse:
         "log_html": lines_html(tail),
         "first_seq": tail[0]["seq"] if tail else 0,
         "last_seq": tail[-1]["seq"] if tail else 0,
-        "first_error": first_error_seq(found),
         "promotion": Promotion.objects.filter(deployment=found).first(),
         **status_context(found, roles_of(request.user)),
     }
@@ -90,22 +88,6 @@ async def _raw_log(deployment_id: int) -> AsyncIterator[str]:
 def _raw_chunk(deployment_id: int, after: int) -> list[tuple[int, str]]:
     lines = LogLine.objects.filter(deployment_id=deployment_id, seq__gt=after).order_by("seq")
     return list(lines.values_list("seq", "text")[:DOWNLOAD_CHUNK])
-
-
-def first_error_seq(deployment: Deployment) -> int | None:
-    """The seq of the first error line, for "jump to the first error" (maybe not rendered)."""
-    words = Q()
-    for word in ERROR_WORDS:  # narrows the scan; is_error decides on word boundaries
-        words |= Q(text__icontains=word)
-    candidates = (
-        deployment.log_lines.filter(words, stream=LogLine.Stream.STDERR)
-        .order_by("seq")
-        .values_list("seq", "stream", "text")
-    )
-    for seq, stream, text in candidates.iterator(chunk_size=2000):
-        if is_error(stream, text):
-            return seq
-    return None
 
 
 def _number(value: str | None, default: int) -> int:

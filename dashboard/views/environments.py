@@ -1,8 +1,8 @@
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from dashboard.access import viewer_required
+from dashboard.keyset import keyset_page
 from dashboard.views.badges import badge_links
 from dashboard.views.lookups import environment_or_404
 from pipelines.roles import can_deploy, can_lead
@@ -26,8 +26,8 @@ def environment_detail(request: HttpRequest, pipeline: str, environment: str) ->
         "may_lead": can_lead(request.user),
         # Newest first; any build with an artifact may be deployed by hand.
         "deployable_builds": env.pipeline.builds.filter(artifact__isnull=False)[:DEPLOYABLE_BUILDS],
-        "releases": Paginator(releases, PAGE_SIZE).get_page(request.GET.get("releases")),
-        "deployments": Paginator(deployments, PAGE_SIZE).get_page(request.GET.get("deployments")),
+        "releases": keyset_page(releases, request, "releases", key="version", size=PAGE_SIZE),
+        "deployments": keyset_page(deployments, request, "deployments", size=PAGE_SIZE),
         "badge": badge_links(request, env),
     }
     return render(request, "dashboard/environment.html", context)

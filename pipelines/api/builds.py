@@ -1,5 +1,8 @@
 """Builds and their reports, as CI sends them."""
 
+from typing import BinaryIO
+
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -12,7 +15,6 @@ from pipelines.reports import apply_reports
 
 BUILD_FIELDS = ("sha", "branch", "message", "author", "url", "status", "tests", "coverage")
 REPORT_FIELDS = ("junit", "coverage")
-MAX_REPORT_BYTES = 50 * 1024 * 1024
 
 
 @api_view("POST")
@@ -46,7 +48,8 @@ def reports(request: HttpRequest, pipeline: str, sha: str) -> JsonResponse:
     return JsonResponse(build_json(build))
 
 
-def _report_files(request: HttpRequest) -> dict[str, bytes]:
+def _report_files(request: HttpRequest) -> dict[str, bytes | BinaryIO]:
+    """The reports as uploaded files (on disk past a few MiB), or small form fields."""
     if request.content_type != "multipart/form-data":
         raise BadRequest(
             "Send reports as multipart/form-data with the fields junit and/or coverage "
@@ -63,11 +66,10 @@ def _report_files(request: HttpRequest) -> dict[str, bytes]:
     for name in REPORT_FIELDS:
         if name in uploads:
             upload = uploads[name]
-            if upload.size > MAX_REPORT_BYTES:
-                raise BodyTooLarge(
-                    f"The {name} report is larger than {MAX_REPORT_BYTES} bytes.", field=name
-                )
-            reports[name] = upload.read()
+            limit = settings.SLIPWAY_MAX_REPORT_BYTES
+            if upload.size > limit:
+                raise BodyTooLarge(f"The {name} report is larger than {limit:,} bytes.", field=name)
+            reports[name] = upload.file
         elif name in fields:
             reports[name] = fields[name].encode()
     if not reports:

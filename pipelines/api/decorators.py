@@ -45,7 +45,9 @@ def api_view(*methods: str, public: bool = False) -> Callable[[View], View]:
 
 
 def _authenticate(request: HttpRequest) -> None:
-    token = authenticate_header(request.headers.get("Authorization"))
+    token = authenticate_header(
+        request.headers.get("Authorization"), request.META.get("REMOTE_ADDR")
+    )
     request.user = token.user
     request.api_token = token
     if not can_view(token.user):

@@ -1,11 +1,12 @@
 """Deployments over the API (docs/api.md): deploy a build or roll back, and read one.
 
     POST /api/v1/pipelines/{p}/environments/{env}/deployments  {"sha": …} | {"release": "v12"}
+                                                               (+ "reason" when guarded)
     GET  /api/v1/deployments/{id}
 
 The same use-cases as the environment page: a developer deploys to environments without a
-checklist, a lead anywhere; rolling back is for leads. 409 `deployment_running` names the
-deployment that runs.
+checklist, a lead anywhere (with a reason: break-glass); rolling back is for leads. 409
+`deployment_running` names the deployment that runs.
 """
 
 from typing import Any
@@ -40,7 +41,10 @@ def deployments(request: HttpRequest, pipeline: str, environment: str) -> JsonRe
     if env is None:
         raise NotFound(f"{found.name} has no environment {environment!r}.", environment=environment)
     data = json_object(request)
-    check_fields(data, allowed=("sha", "release"), required=())
+    check_fields(data, allowed=("sha", "release", "reason"), required=())
+    reason = data.get("reason", "")
+    if not isinstance(reason, str):
+        raise InvalidInput("reason must be a string.", field="reason")
     if ("sha" in data) == ("release" in data):
         raise InvalidInput(
             'Send either {"sha": …} to deploy a build or {"release": "v3"} to roll back.',
@@ -53,12 +57,12 @@ def deployments(request: HttpRequest, pipeline: str, environment: str) -> JsonRe
             build = get_build(found, data["sha"])
         except NotFound as exc:  # a wrong sha in the body is bad input, not a missing page
             raise InvalidInput(exc.message, field="sha") from None
-        deployment = deploy_build(env, build, by=request.user)
+        deployment = deploy_build(env, build, by=request.user, reason=reason)
     else:
         release = integral(data["release"])
         if not isinstance(release, (str, int)) or isinstance(release, bool):
             raise InvalidInput('release must be a version like "v3".', field="release")
-        deployment = rollback(env, release, by=request.user)
+        deployment = rollback(env, release, by=request.user, reason=reason)
     return JsonResponse(deployment_json(_load(deployment.pk)), status=202)
 
 
@@ -170,6 +174,12 @@ DEPLOYMENT = obj(
         },
     },
 )
+REASON = {
+    "type": "string",
+    "maxLength": 200,
+    "description": "Why the checklist is bypassed: required to deploy or roll back to an "
+    "environment with a checklist.",
+}
 PATHS: dict[str, Any] = {
     "/api/v1/pipelines/{pipeline}/environments/{environment}/deployments": {
         "parameters": [PIPELINE_PARAM, ENVIRONMENT_PARAM],
@@ -177,7 +187,9 @@ PATHS: dict[str, Any] = {
             "operationId": "deploy",
             "summary": 'Deploy a build ({"sha"}) or roll back to a release ({"release": "v3"}).',
             "description": "Deploying: developer to environments without a checklist, lead "
-            "anywhere. Rolling back (a new release of the old artifact): lead. 409 "
+            "anywhere. Rolling back (a new release of the old artifact): lead. To an "
+            "environment with a checklist both are break-glass: `reason` is required (422 "
+            'without it) and the release says "checklist bypassed by … because …". 409 '
             "`deployment_running` names the deployment that runs; 423 `environment_locked`.",
             "requestBody": {
                 "required": True,
@@ -185,8 +197,8 @@ PATHS: dict[str, Any] = {
                     "application/json": {
                         "schema": {
                             "oneOf": [
-                                obj(["sha"], {"sha": SHA}),
-                                obj(["release"], {"release": RELEASE}),
+                                obj(["sha"], {"sha": SHA, "reason": REASON}),
+                                obj(["release"], {"release": RELEASE, "reason": REASON}),
                             ]
                         }
                     }

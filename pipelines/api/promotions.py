@@ -63,10 +63,20 @@ def environment_pin(request: HttpRequest, pipeline: str, environment: str) -> Js
 
 
 def promotion_json(deployment: Deployment) -> dict[str, Any]:
+    status = deployment.status  # as accepted: a worker may have taken it since
+    deployment = Deployment.objects.select_related(  # one query, not one per relation
+        "environment",
+        "release__build",
+        "release__artifact",
+        "promotion__source",
+        "promotion__target",
+        "promotion__artifact",
+        "promotion__requested_by",
+    ).get(pk=deployment.pk)
     release, promotion = deployment.release, deployment.promotion
     return {
         "id": deployment.pk,
-        "status": deployment.status,
+        "status": status,
         "environment": deployment.environment.name,
         "version": release.label,
         "sha": release.build.sha,

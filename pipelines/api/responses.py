@@ -17,6 +17,8 @@ def error_response(
     response = JsonResponse(error_body(code, message, details), status=status)
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="slipway"'
+    if status == 429 and details and "retry_after" in details:
+        response["Retry-After"] = str(details["retry_after"])
     return response
 
 

@@ -5,7 +5,8 @@ runs. For artifacts (up to 2 GiB) this app serves `PUT …/builds/{sha}/artifact
 it authenticates with the same token code and runs the same checks as the Django view
 (pipelines.api.artifacts), then feeds `http.request` chunks, batched, through a small
 bounded queue to `store_artifact` in a worker thread. Memory stays at a few MiB and the
-bytes are written once. Everything else goes to Django.
+bytes are written once. Everything else goes to Django, its body bounded by `body_limit`
+(`with_body_limits`; dashboard/daphne_streaming.py applies the same limits in daphne).
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from channels.db import DatabaseSyncToAsync
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from pipelines.api.artifacts import DIGEST_HEADER, Upload, finish_upload, prepare_upload
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 ARTIFACT_PATH = re.compile(
     r"^/api/v1/pipelines/(?P<pipeline>[-a-zA-Z0-9_]+)/builds/(?P<sha>[^/]+)/artifact$"
 )
+REPORTS_PATH = re.compile(r"^/api/v1/pipelines/[-a-zA-Z0-9_]+/builds/[^/]+/reports$")
+# Room for the multipart boundaries and part headers around the reports.
+MULTIPART_ALLOWANCE = 64 * 1024
 BATCH_BYTES = 1024 * 1024
 QUEUED_BATCHES = 4
 
@@ -68,6 +73,64 @@ def is_streamed(method: str, path: str) -> bool:
     return method == "PUT" and ARTIFACT_PATH.match(path) is not None
 
 
+def is_forwarded(method: str, path: str) -> bool:
+    """Bodies the server hands over while they arrive: artifacts, and reports (which Django
+    then spools to disk)."""
+    return is_streamed(method, path) or (method == "POST" and REPORTS_PATH.match(path) is not None)
+
+
+def body_limit(method: str, path: str) -> int | None:
+    """The largest body a request may send (docs/security.md); None for artifact uploads,
+    which count against SLIPWAY_MAX_ARTIFACT_BYTES while they are stored."""
+    if is_streamed(method, path):
+        return None
+    if method == "POST" and REPORTS_PATH.match(path):
+        return settings.SLIPWAY_MAX_REPORT_BYTES + MULTIPART_ALLOWANCE
+    return settings.SLIPWAY_MAX_BODY_BYTES
+
+
+def too_large(limit: int) -> tuple[int, dict]:
+    """The 413 answer to a body over `limit`."""
+    return 413, error_body(
+        "body_too_large",
+        f"The request body is larger than {limit:,} bytes, the most this endpoint accepts.",
+        {"limit": limit},
+    )
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def with_body_limits(app: ASGIApp) -> ASGIApp:
+    """Answer 413 to a body over its `body_limit`: at once when Content-Length says so, else
+    as soon as the bytes received pass it (a chunked body)."""
+
+    async def limited(scope: dict, receive: Callable, send: Callable) -> None:
+        limit = body_limit(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        if limit is None:
+            return await app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            return await _respond(send, *too_large(limit), close=True)
+        received = 0
+
+        async def counted() -> dict:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _BodyTooLarge()
+            return message
+
+        try:
+            await app(scope, counted, send)
+        except _BodyTooLarge:  # Django reads the whole body before it answers anything
+            await _respond(send, *too_large(limit), close=True)
+
+    return limited
+
+
 def with_streamed_uploads(django_app: ASGIApp) -> ASGIApp:
     """Serve artifact uploads here and every other request with `django_app`."""
 
@@ -95,7 +158,8 @@ async def upload_artifact(scope: dict, receive: Callable, send: Callable) -> Non
         return value.decode("latin-1") if value is not None else None
 
     try:
-        token = await in_thread(authenticate_header)(header("Authorization"))
+        address = (scope.get("client") or [None])[0]
+        token = await in_thread(authenticate_header)(header("Authorization"), address)
         upload = await in_thread(prepare_upload)(
             token.user,
             match["pipeline"],
@@ -189,9 +253,11 @@ class ThreadFeed:
             yield from item
 
 
-async def _respond(send: Callable, status: int, answer: dict) -> None:
+async def _respond(send: Callable, status: int, answer: dict, *, close: bool = False) -> None:
     content = json.dumps(answer, cls=DjangoJSONEncoder).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]
+    if close:  # the rest of the body is not read
+        headers.append((b"connection", b"close"))
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="slipway"'))
     await send({"type": "http.response.start", "status": status, "headers": headers})

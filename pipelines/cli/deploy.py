@@ -1,4 +1,4 @@
-"""`slipway deploy ENV (--sha SHA | --release vN) [--follow]`: deploy a build to an
+"""`slipway deploy ENV (--sha SHA | --release vN) [--reason TEXT] [--follow]`: deploy a build to an
 environment, or roll it back to an earlier release (POST …/environments/{env}/deployments)."""
 
 import argparse
@@ -17,6 +17,11 @@ def add_deploy(subparsers: argparse._SubParsersAction) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--sha", help="the commit whose build (and artifact) to deploy")
     which.add_argument("--release", help="roll back: deploy this earlier release again (v3)")
+    parser.add_argument(
+        "--reason",
+        help="why the checklist is bypassed: required to deploy or roll back to an "
+        "environment with a checklist (lead)",
+    )
     parser.add_argument("--pipeline", help="the pipeline (default: the only one)")
     parser.add_argument("--follow", action="store_true", help="print the deploy log as it runs")
     parser.set_defaults(handler=deploy)
@@ -25,6 +30,8 @@ def add_deploy(subparsers: argparse._SubParsersAction) -> None:
 def deploy(client: Client, args: argparse.Namespace) -> None:
     pipeline = pipeline_name(client, args.pipeline)
     body = {"sha": args.sha} if args.sha else {"release": args.release}
+    if args.reason:
+        body["reason"] = args.reason
     path = f"/pipelines/{pipeline}/environments/{args.environment}/deployments"
     deployment = client.post(path, json=body)
     release = deployment["release"]

@@ -155,6 +155,8 @@ def _apply_environments(
             version_url=env_config.version_url,
             version_field=env_config.version_field,
             probe_interval=env_config.probe_interval,
+            command_env=env_config.env,
+            secrets=env_config.secrets,
         )
         if changed_fields or is_new:
             changed.add(env.name)

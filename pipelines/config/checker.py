@@ -22,6 +22,7 @@ from pipelines.config.schema import (
     PROBE_INTERVAL_MAX,
     PROBE_INTERVAL_MIN,
     REQUIRED_SETTINGS,
+    RESERVED_ENV_PREFIX,
     ROOT_KEYS,
     ROUTERS,
     SLUG_RE,
@@ -174,14 +175,26 @@ class Checker:
             self.fail(where, f'driver "{driver}" is not one of {choices}', key="driver")
         self.reject_unknown_environment_keys(where, table, driver)
         promote_from = self.string(where, table, "promote_from") or None
+        branch = self.string(where, table, "branch", max_length=200)
+        checklist = self.checklist(where, table.get("checklist", []))
+        if branch and checklist:
+            self.fail(
+                where,
+                f'branch "{branch}" would deploy builds here without the checklist: an '
+                "environment with a checklist is reached by promotion only (remove branch, "
+                "or the checklist)",
+                key="branch",
+            )
         return EnvironmentConfig(
             name=name,
-            branch=self.string(where, table, "branch", max_length=200),
+            branch=branch,
             promote_from=promote_from,
             driver=driver,
             driver_settings=self.driver_settings(where, table, driver),
-            checklist=self.checklist(where, table.get("checklist", [])),
+            checklist=checklist,
             flags=self.flags(where, table.get("flags", [])),
+            env=self.variables(where, table, "env"),
+            secrets=self.secrets(where, table),
             **self.probe(where, table),
         )
 
@@ -216,6 +229,41 @@ class Checker:
             if key in table and not url:
                 self.fail(where, f"{key} needs version_url (the probe asks there)", key=key)
         return {"version_url": url, "version_field": field, "probe_interval": interval}
+
+    def variables(self, where: _Where, table: dict[str, Any], key: str) -> dict[str, str]:
+        """A table of NAME = "string" for deployment commands (`env`, `secrets`)."""
+        values = table.get(key, {})
+        if not isinstance(values, dict):
+            self.fail(where, f'{key} must be a table like {key} = {{ NAME = "…" }}', key=key)
+        for name, value in values.items():
+            if not ENV_VAR_RE.fullmatch(name):
+                self.fail(where, f'{key}: "{name}" is not a variable name', key=key)
+            if name.startswith(RESERVED_ENV_PREFIX):
+                self.fail(
+                    where,
+                    f"{key}: {name} is set by Slipway itself ({RESERVED_ENV_PREFIX}* names "
+                    "are reserved)",
+                    key=key,
+                )
+            if not isinstance(value, str):
+                self.fail(
+                    where, f"{key}: {name} must be a string, not {_type_name(value)}", key=key
+                )
+        return dict(values)
+
+    def secrets(self, where: _Where, table: dict[str, Any]) -> dict[str, str]:
+        secrets = self.variables(where, table, "secrets")
+        for name, server_variable in secrets.items():
+            if not ENV_VAR_RE.fullmatch(server_variable):
+                self.fail(
+                    where,
+                    f'secrets: {name} = "{server_variable}" must name the server variable that '
+                    "holds the secret (the secret itself does not belong in the file)",
+                    key="secrets",
+                )
+            if name in table.get("env", {}):
+                self.fail(where, f"secrets: {name} is also set in env", key="secrets")
+        return secrets
 
     def reject_unknown_environment_keys(
         self, where: _Where, table: dict[str, Any], driver: str

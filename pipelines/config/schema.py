@@ -1,7 +1,7 @@
 """What a pipeline.toml may say: its keys, and the checked result as plain dataclasses."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +23,8 @@ ENVIRONMENT_KEYS = (
     "branch",
     "promote_from",
     "driver",
+    "env",
+    "secrets",
     "checklist",
     "flags",
     "version_url",
@@ -32,6 +34,8 @@ ENVIRONMENT_KEYS = (
 # The drift probe (pipelines/probe.py): a dotted path into the version JSON, and its bounds.
 VERSION_FIELD_RE = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,4}")
 PROBE_INTERVAL_DEFAULT, PROBE_INTERVAL_MIN, PROBE_INTERVAL_MAX = 60, 5, 86400
+# Names a deployment command always gets from Slipway itself (docs/security.md).
+RESERVED_ENV_PREFIX = "SLIPWAY_"
 CHECKLIST_KEYS = ("key", "label", "role", "valid_for")
 FLAG_KEYS = ("key", "description", "default", "users", "groups", "percentage")
 # Each driver's settings, key → accepted TOML types; REQUIRED_SETTINGS says which must be set.
@@ -108,6 +112,10 @@ class EnvironmentConfig:
     version_url: str = ""
     version_field: str = "sha"
     probe_interval: int = PROBE_INTERVAL_DEFAULT
+    # What deployment commands get besides the allowlist: plain values, and secrets as
+    # {name the command sees: name of the server variable holding the value}.
+    env: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

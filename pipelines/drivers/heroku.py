@@ -14,7 +14,6 @@ keeps running the previous release when a release fails.
 """
 
 import os
-import tarfile
 
 import requests
 from django.conf import settings
@@ -26,6 +25,7 @@ from pipelines.drivers.base import (
     RELEASE_COMMAND,
     Driver,
 )
+from pipelines.drivers.unpack import open_tar
 from pipelines.models import Artifact
 from pipelines.runner.context import RunContext, StepFailed
 
@@ -201,6 +201,7 @@ class HerokuDriver(Driver):
         token = os.environ.get(variable, "")
         if not token:
             raise StepFailed(f"The Heroku API token variable {variable} is not set.")
+        self.ctx.log.mask(token)  # an error body quoting the request must not show it
         return {"Accept": ACCEPT, "Authorization": f"Bearer {token}"}
 
     def description(self) -> str:
@@ -211,15 +212,12 @@ class HerokuDriver(Driver):
 def process_types(path) -> dict[str, str]:
     """The process types of a slug, from its app/Procfile."""
     try:
-        with tarfile.open(path, "r:*") as tar:
-            for name in ("./app/Procfile", "app/Procfile"):
-                try:
-                    member = tar.getmember(name)
-                except KeyError:
-                    continue
-                text = tar.extractfile(member).read(64 * 1024).decode("utf-8", "replace")
-                return parse_procfile(text)
-    except (tarfile.TarError, OSError) as exc:
+        with open_tar(path, max_bytes=settings.SLIPWAY_MAX_UNPACKED_BYTES) as tar:
+            for member in tar:
+                if member.name in ("./app/Procfile", "app/Procfile") and member.isreg():
+                    text = tar.extractfile(member).read(64 * 1024).decode("utf-8", "replace")
+                    return parse_procfile(text)
+    except OSError as exc:
         raise StepFailed(f"The artifact is not a readable slug: {exc}") from None
     raise StepFailed("The artifact has no app/Procfile, so Heroku would not know what to run.")
 

@@ -69,6 +69,8 @@ class AuditEvent(models.Model):
                 name="one_unscoped_audit_event_per_seq",
             ),
         ]
+        # The audit page is paged by keyset on id within a pipeline (dashboard/keyset.py).
+        indexes = [models.Index(fields=["pipeline", "-id"], name="audit_newest_first")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}: {self.message}"

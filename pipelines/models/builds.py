@@ -77,7 +77,11 @@ class Build(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["pipeline", "branch", "created_at"])]
+        indexes = [
+            models.Index(fields=["pipeline", "branch", "created_at"]),
+            # The newest builds of a pipeline (deployable builds, the API) at any history size.
+            models.Index(fields=["pipeline", "-created_at", "-id"], name="build_newest_first"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["pipeline", "sha"], name="one_build_per_commit"),
             models.CheckConstraint(

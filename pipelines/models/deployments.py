@@ -45,9 +45,24 @@ class Deployment(models.Model):
     # The highest LogLine.seq written so far; seqs are handed out from here.
     last_seq = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Error lines of the log, found as they are written (pipelines/logs.py), so that no
+    # page scans a million-line log for them.
+    error_count = models.PositiveIntegerField(default=0)
+    first_error_seq = models.PositiveIntegerField(null=True, blank=True)
+    first_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # An environment's deployments, paged by keyset on id (dashboard/keyset.py)…
+            models.Index(fields=["environment", "-id"], name="deployment_newest_first"),
+            # …and the few active ones, which the board looks up among thousands.
+            models.Index(
+                fields=["environment"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="active_deployments",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["environment"],

@@ -42,6 +42,10 @@ class Environment(models.Model):
     )
     driver = models.CharField(max_length=16, choices=Driver.choices, blank=True, default="")
     driver_settings = models.JSONField(default=dict, blank=True)
+    # What deployment commands get besides Slipway's allowlist (docs/security.md): `env` maps
+    # names to plain values, `secrets` names to the server variables holding the values.
+    command_env = models.JSONField(default=dict, blank=True)
+    secrets = models.JSONField(default=dict, blank=True)
     # The release serving now: set when a deployment succeeds.
     current_release = models.ForeignKey(
         "pipelines.Release", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -30,7 +30,8 @@ class Release(models.Model):
     )
     cause = models.CharField(max_length=16, choices=ReleaseCause.choices)
     # Human label of the cause: "promotion from uat", "rollback to v3", …
-    description = models.CharField(max_length=200, blank=True)
+    # A break-glass deploy adds "checklist bypassed by lead because …" (docs/security.md).
+    description = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -18,6 +18,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # None: until revoked. Past it the token is refused (`create_token --expires 90d`).
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["user", "-created_at"]

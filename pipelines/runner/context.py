@@ -20,6 +20,13 @@ from pipelines.runner.database import DatabaseAway, retrying
 from pipelines.runner.heartbeat import Heartbeat
 from pipelines.runner.log_writer import LogWriter, Stream
 
+# The server's variables a deployment command inherits; everything else stays in the server.
+PASSED_THROUGH = frozenset({"PATH", "HOME", "LANG", "TZ"})
+
+
+def _passes_through(name: str) -> bool:
+    return name in PASSED_THROUGH or name.startswith("LC_")
+
 
 class StepFailed(Exception):
     """A step could not do its job; the message says why, for the log and the deployment."""
@@ -72,6 +79,10 @@ class RunContext:
             max_lines=settings.SLIPWAY_LOG_MAX_LINES,
             flush_seconds=settings.SLIPWAY_LOG_FLUSH_SECONDS,
         )
+        self.secrets = self._read_secrets()
+        for value in self.secrets.values():
+            if value:
+                self.log.mask(value)
         self.heartbeat = Heartbeat(deployment.pk, self.runner, self.timing.heartbeat)
         self.intent: dict = dict(deployment.intent or {})
         self.process_groups: list[dict] = list(deployment.process_groups or [])
@@ -119,10 +130,18 @@ class RunContext:
         return path
 
     def command_env(self, **extra: str) -> dict[str, str]:
-        """The environment of every command Slipway runs for this deployment."""
+        """The environment of every command Slipway runs for this deployment: an allowlist of
+        the server's variables, the environment's `env` and `secrets`, and Slipway's own —
+        nothing else of the server's (docs/security.md)."""
         env = self.environment
+        missing = [name for name, value in self.secrets.items() if value is None]
+        if missing:
+            variables = ", ".join(f"{name} (from {env.secrets[name]})" for name in missing)
+            raise StepFailed(f"The secrets {variables} are not set on the server running Slipway.")
         return {
-            **os.environ,
+            **{name: value for name, value in os.environ.items() if _passes_through(name)},
+            **(env.command_env or {}),
+            **self.secrets,
             "PYTHONUNBUFFERED": "1",
             "SLIPWAY_ARTIFACT": str(self.artifact_file()) if self.release.artifact else "",
             "SLIPWAY_SHA": self.build.sha,
@@ -131,6 +150,13 @@ class RunContext:
             "SLIPWAY_PIPELINE": env.pipeline.name,
             "SLIPWAY_DEPLOYMENT": str(self.deployment.pk),
             **extra,
+        }
+
+    def _read_secrets(self) -> dict[str, str | None]:
+        """The values of the environment's `secrets`, read from the server's variables."""
+        return {
+            name: os.environ.get(variable)
+            for name, variable in (self.environment.secrets or {}).items()
         }
 
     def record_intent(self, **intent) -> None:

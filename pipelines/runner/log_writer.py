@@ -39,8 +39,18 @@ class LogWriter:
         # While the previous release is put back: a database that is away must not stop
         # that; the lines wait (and go with the next flush that works).
         self.tolerant = False
+        self.masked: list[str] = []
+
+    def mask(self, secret: str) -> None:
+        """Show `secret` as *** wherever it appears in what is stored and streamed, line by line
+        for a value of several lines (as CI systems do)."""
+        lines = {line for line in secret.splitlines() if line.strip()}
+        # Longest first, so a secret containing another is masked whole.
+        self.masked = sorted({*self.masked, *lines}, key=len, reverse=True)
 
     def write(self, text: str, stream: str = Stream.STDOUT) -> None:
+        for secret in self.masked:
+            text = text.replace(secret, "***")
         if len(text) > MAX_LINE_CHARS:
             text = text[:MAX_LINE_CHARS] + " … (line cut)"
         if stream != Stream.SYSTEM:

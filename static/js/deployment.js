@@ -148,8 +148,13 @@
   }
   if (earlierButton) earlierButton.addEventListener("click", loadEarlier);
 
-  page.querySelector("[data-action=first-error]").addEventListener("click", async (event) => {
-    const known = Number(page.dataset.firstError || 0);
+  // The toolbar's button, and the link of the quote under a failure (the status partial,
+  // replaced live: listen on the page). The partial knows the first error's seq as it is written.
+  page.addEventListener("click", async (event) => {
+    if (!event.target.matches("[data-action=first-error]")) return;
+    event.preventDefault();
+    const status = document.getElementById("deployment-status");
+    const known = Number((status && status.dataset.firstError) || 0);
     let line = known
       ? log.querySelector(`[data-seq="${known}"]`)
       : log.querySelector("[data-error]");

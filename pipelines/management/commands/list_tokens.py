@@ -1,10 +1,11 @@
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from pipelines.models import ApiToken
 
 
 class Command(BaseCommand):
-    help = "List API tokens (all, or those of USERNAME): id, prefix, user, name, last use."
+    help = "List API tokens (all, or those of USERNAME): id, prefix, user, name, last use, expiry."
 
     def add_arguments(self, parser):
         parser.add_argument("username", nargs="?")
@@ -16,7 +17,7 @@ class Command(BaseCommand):
             tokens = tokens.filter(user__username=username)
         if not all:
             tokens = tokens.filter(revoked_at__isnull=True)
-        rows = [("ID", "PREFIX", "USER", "NAME", "CREATED", "LAST USED", "REVOKED")]
+        rows = [("ID", "PREFIX", "USER", "NAME", "CREATED", "LAST USED", "EXPIRES", "REVOKED")]
         for token in tokens:
             rows.append(
                 (
@@ -26,6 +27,7 @@ class Command(BaseCommand):
                     token.name or "-",
                     f"{token.created_at:%Y-%m-%d %H:%M}",
                     f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never",
+                    _expiry(token),
                     f"{token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "-",
                 )
             )
@@ -33,3 +35,10 @@ class Command(BaseCommand):
         for row in rows:
             cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
             self.stdout.write("  ".join(cells).rstrip())
+
+
+def _expiry(token: ApiToken) -> str:
+    if token.expires_at is None:
+        return "-"
+    expired = " (expired)" if token.expires_at <= timezone.now() else ""
+    return f"{token.expires_at:%Y-%m-%d %H:%M}{expired}"

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipelines', '0014_drift_probe'),
+        ('pipelines', '0019_apitoken_expires_at'),
     ]
 
     operations = [

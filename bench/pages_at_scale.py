@@ -1,0 +1,213 @@
+"""How fast the pages answer with a long history, next to the same pages with a short one.
+
+    DATABASE_URL=postgres://…/slipway_scale_bench .venv/bin/python bench/pages_at_scale.py
+    … [--builds 100000] [--deployments 10000] [--lines-each 80] [--long-log 200000]
+    … [--requests 30] [--reseed] [--sqlite]
+
+Seeds, once (re-used by later runs unless --reseed or the sizes change), a pipeline of 10
+environments with --builds builds, --deployments finished deployments with as many audit
+events, --lines-each log lines on each deployment and a --long-log-line log on the newest
+(the defaults: 100k builds, 10k deployments, 1M log lines), and a twin pipeline with 100
+builds. Then times, through Django's test client as a signed-in lead, --requests requests
+of each page of both (after 3 warm-ups) and prints p50/p95 and the ratio of the long
+history's p95 to the short one's p50. Goals: p95 ≤ 50 ms, ratio ≤ 1.3. The short history is
+the ceiling measured in the same run: quote the ratio, the machine is shared.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+GOAL_MS = 50
+GOAL_RATIO = 1.3
+ENVIRONMENTS = 10
+
+
+def pipeline_toml(name: str) -> str:
+    """dev (branch dev) → uat (branch master) → eight environments promoted one from the
+    other, the last (live) guarded by a checklist."""
+    names = ["dev", "uat", *(f"stage{n}" for n in range(1, ENVIRONMENTS - 2)), "live"]
+    text = f'[pipeline]\nname = "{name}"\nrepository_url = "https://github.com/acme/{name}"\n'
+    for n, env in enumerate(names):
+        text += f'\n[[environments]]\nname = "{env}"\n'
+        if n == 0:
+            text += 'branch = "dev"\n'
+        elif n == 1:
+            text += 'branch = "master"\n'
+        else:
+            text += f'promote_from = "{names[n - 1]}"\n'
+    for role, key in (("sales", "not-mid-demo"), ("support", "no-customer"), ("qa", "smoke")):
+        text += f'\n[[environments.checklist]]\nkey = "{key}"\nlabel = "{key}"\nrole = "{role}"\n'
+    return text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--builds", type=int, default=100_000)
+    parser.add_argument("--deployments", type=int, default=10_000)
+    parser.add_argument("--lines-each", type=int, default=80)
+    parser.add_argument("--long-log", type=int, default=200_000)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--sqlite", action="store_true", help="var/bench-pages.sqlite3")
+    args = parser.parse_args()
+
+    if args.sqlite or not os.environ.get("DATABASE_URL"):
+        if not args.sqlite:
+            print("PostgreSQL is the mode that counts: set DATABASE_URL, or pass --sqlite.")
+            return 2
+        os.environ["DATABASE_URL"] = f"sqlite:///{BASE_DIR / 'var' / 'bench-pages.sqlite3'}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    os.environ.setdefault("SLIPWAY_ARTIFACT_DIR", str(BASE_DIR / "var" / "bench-pages"))
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    call_command("migrate", verbosity=0)
+    print(f"database: {connection.vendor} ({connection.settings_dict['NAME']})")
+
+    lead = bench_lead()
+    sizes = (args.builds, args.deployments, args.lines_each, args.long_log)
+    big = seeded("scale", sizes, lead, reseed=args.reseed)
+    small = seeded("scale-small", (100, 100, args.lines_each, 2_000), lead, reseed=args.reseed)
+
+    client = Client()
+    client.force_login(lead)
+    print(f"\n{args.requests} requests per page; ms")
+    print(f"{'page':<24}{'100 builds p50':>16}{f'{args.builds:,} p50':>14}{'p95':>8}{'ratio':>8}")
+    missed = False
+    for label, path, headers in pages():
+        short = timings(client, path(small), headers, args.requests)
+        long = timings(client, path(big), headers, args.requests)
+        ratio = percentile(long, 95) / statistics.median(short)
+        ok = percentile(long, 95) <= GOAL_MS and ratio <= GOAL_RATIO
+        missed |= not ok
+        print(
+            f"{label:<24}{statistics.median(short):>16.1f}{statistics.median(long):>14.1f}"
+            f"{percentile(long, 95):>8.1f}{ratio:>8.2f}{'' if ok else '  (goal missed)'}"
+        )
+    print(f"goals: p95 ≤ {GOAL_MS} ms and ≤ {GOAL_RATIO} × the 100-build p50")
+    return 1 if missed else 0
+
+
+def pages():
+    """(label, path(pipeline), headers) of every page timed."""
+    from pipelines.models import Deployment
+
+    def newest_deployment(pipeline) -> int:
+        return Deployment.objects.filter(environment__pipeline=pipeline).latest("pk").pk
+
+    api_headers = {"Authorization": f"Bearer {_token()}"}
+    return [
+        ("board", lambda p: f"/pipelines/{p.name}/", {}),
+        ("environment page", lambda p: f"/pipelines/{p.name}/environments/live/", {}),
+        ("audit log", lambda p: f"/pipelines/{p.name}/audit/", {}),
+        ("deployment page", lambda p: f"/deployments/{newest_deployment(p)}/", {}),
+        ("GET /api/v1/pipelines/p", lambda p: f"/api/v1/pipelines/{p.name}", api_headers),
+    ]
+
+
+def _token() -> str:
+    from django.contrib.auth.models import User
+
+    from pipelines.tokens import create_token
+
+    return create_token(User.objects.get(username="bench-lead"), name="bench api")[1]
+
+
+def timings(client, path: str, headers: dict, count: int) -> list[float]:
+    for _ in range(3):
+        response = client.get(path, headers=headers)
+        if response.status_code != 200:
+            raise SystemExit(f"{path} answered {response.status_code}")
+    took = []
+    for _ in range(count):
+        started = time.perf_counter()
+        client.get(path, headers=headers)
+        took.append((time.perf_counter() - started) * 1000)
+    return took
+
+
+def percentile(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def bench_lead():
+    from django.contrib.auth.models import Group, User
+
+    from pipelines.roles import Role
+
+    user, _ = User.objects.get_or_create(username="bench-lead")
+    user.groups.add(Group.objects.get_or_create(name=Role.LEAD.value)[0])
+    return user
+
+
+def seeded(name: str, sizes: tuple[int, int, int, int], lead, *, reseed: bool):
+    """The pipeline `name` with that history, made now unless an earlier run left it."""
+    from pipelines.config import load_pipeline_text
+    from pipelines.models import AuditEvent, Pipeline
+
+    builds, deployments, lines_each, long_log = sizes
+    marker = f"seeded {builds} {deployments} {lines_each} {long_log}"
+    existing = Pipeline.objects.filter(name=name).first()
+    if (
+        existing
+        and not reseed
+        and AuditEvent.objects.filter(
+            pipeline=existing, action="bench_seeded", message=marker
+        ).exists()
+    ):
+        print(f"{name}: re-using the history seeded by an earlier run ({marker})")
+        return existing
+    if existing:
+        drop(existing)
+    from tests.history import add_history
+
+    started = time.perf_counter()
+    pipeline = load_pipeline_text(pipeline_toml(name), source="bench")
+    add_history(
+        pipeline,
+        builds=builds,
+        deployments=deployments,
+        lines_each=lines_each,
+        long_log=long_log,
+        actor=lead,
+    )
+    AuditEvent.objects.create(pipeline=pipeline, action="bench_seeded", message=marker)
+    print(f"{name}: seeded {marker} in {time.perf_counter() - started:.0f} s")
+    return pipeline
+
+
+def drop(pipeline) -> None:
+    """Everything of an earlier seeding, children first (the audit log is append-only and
+    releases protect their builds)."""
+    from django.db import connection
+
+    from pipelines.models import AuditEvent, Build, Deployment, Environment, LogLine, Release
+
+    Environment.objects.filter(pipeline=pipeline).update(current_release=None, waiting_build=None)
+    LogLine.objects.filter(deployment__environment__pipeline=pipeline).delete()
+    Deployment.objects.filter(environment__pipeline=pipeline).delete()
+    Release.objects.filter(environment__pipeline=pipeline).delete()
+    Build.objects.filter(pipeline=pipeline).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {AuditEvent._meta.db_table} WHERE pipeline_id = %s", [pipeline.pk]
+        )
+    pipeline.delete()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

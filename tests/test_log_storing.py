@@ -1,0 +1,190 @@
+"""Storing log lines (COPY on PostgreSQL, executemany on SQLite; run both): dense seqs
+whoever writes, any text stored, the million-line cap, error lines found as they come."""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from pipelines.logs import append_log, is_error
+from pipelines.models import Deployment, LogLine
+from pipelines.runner.log_writer import LogWriter
+from tests.watching import running_deployment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CUT_NOTE = "further output of this deployment is not stored."
+WRITERS = 6
+BATCHES = 20
+
+
+def stored(deployment) -> list[tuple[int, str, str]]:
+    return list(deployment.log_lines.order_by("seq").values_list("seq", "stream", "text"))
+
+
+def writing_together(deployment, batches) -> list[Exception]:
+    """WRITERS threads, each with its own connection and its own copy of the deployment,
+    append `batches(writer)` (lists of lines) at the same moment; what they raised."""
+    start = threading.Barrier(WRITERS)
+    failures = []
+
+    def write(writer: int) -> None:
+        try:
+            mine = Deployment.objects.get(pk=deployment.pk)
+            start.wait()
+            for lines in batches(writer):
+                with transaction.atomic():
+                    append_log(mine, lines)
+        except Exception as exc:  # noqa: BLE001 — reported by the caller's assertion
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
+def test_concurrent_writers_get_dense_seqs_and_keep_their_own_order(pipeline):
+    deployment = running_deployment(pipeline)
+    failures = writing_together(
+        deployment,
+        lambda w: [[("stdout", f"w{w} b{b} l{n}") for n in range(7)] for b in range(BATCHES)],
+    )
+
+    assert failures == []
+    rows = stored(deployment)
+    total = WRITERS * BATCHES * 7
+    assert [seq for seq, _, _ in rows] == list(range(1, total + 1))
+    for writer in range(WRITERS):
+        texts = [text for _, _, text in rows if text.startswith(f"w{writer} ")]
+        assert texts == [f"w{writer} b{b} l{n}" for b in range(BATCHES) for n in range(7)]
+    deployment.refresh_from_db()
+    assert deployment.last_seq == total
+
+
+def test_nul_bytes_and_text_that_is_not_utf8_are_stored_replaced_and_lose_no_line(pipeline):
+    deployment = running_deployment(pipeline)
+    undecodable = b"caf\xe9 \xff".decode("utf-8", "surrogateescape")  # lone surrogates
+    append_log(
+        deployment,
+        [
+            ("stdout", "before"),
+            ("stdout", "a\x00b"),
+            ("stderr", undecodable),
+            ("stdout", "\ud800 half a pair"),
+            ("stdout", "tab\tback\\slash\r\nnewline"),  # COPY's own escapes
+            ("stdout", "after ✓ 🚀"),
+        ],
+    )
+    assert stored(deployment) == [
+        (1, "stdout", "before"),
+        (2, "stdout", "a\ufffdb"),
+        (3, "stderr", "caf\ufffd \ufffd"),
+        (4, "stdout", "\ufffd half a pair"),
+        (5, "stdout", "tab\tback\\slash\r\nnewline"),
+        (6, "stdout", "after ✓ 🚀"),
+    ]
+
+
+def test_the_log_is_cut_at_a_million_lines_with_one_marker(pipeline, settings):
+    """The default cap, reached for real: a million rows made by the database itself, then
+    the runner's writer goes past it."""
+    assert settings.SLIPWAY_LOG_MAX_LINES == 1_000_000
+    deployment = running_deployment(pipeline)
+    already = settings.SLIPWAY_LOG_MAX_LINES - 5
+    _fill(deployment, already)
+    deployment.refresh_from_db()
+    writer = LogWriter(deployment, max_lines=settings.SLIPWAY_LOG_MAX_LINES, flush_seconds=60)
+    for n in range(20):
+        writer.write(f"more {n}")
+    writer.system("Step release ended.")
+    writer.flush()
+
+    tail = list(
+        deployment.log_lines.filter(seq__gt=already).order_by("seq").values_list("seq", "text")
+    )
+    assert tail == [
+        *((already + 1 + n, f"more {n}") for n in range(5)),
+        (1_000_001, f"✂ Log cut at 1,000,000 lines: {CUT_NOTE}"),
+        (1_000_002, "Step release ended."),
+    ]
+    assert writer.dropped == 15
+    assert LogLine.objects.filter(deployment=deployment).count() == 1_000_002
+
+
+def _fill(deployment, count: int) -> None:
+    """`count` lines, seq 1…count, written by the database in one statement."""
+    table = LogLine._meta.db_table
+    if connection.vendor == "postgresql":
+        rows = "SELECT %s, n, now(), 'stdout', 'line ' || n FROM generate_series(1, %s) AS n"
+    else:
+        rows = (
+            "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < %s) "
+            "SELECT %s, n, datetime('now'), 'stdout', 'line ' || n FROM s"
+        )
+    params = [deployment.pk, count] if connection.vendor == "postgresql" else [count, deployment.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (deployment_id, seq, time, stream, text) {rows}", params
+        )
+    Deployment.objects.filter(pk=deployment.pk).update(last_seq=count)
+
+
+def test_error_lines_are_counted_as_written_on_stdout_stderr_and_slipways_own_lines(pipeline):
+    deployment = running_deployment(pipeline)
+    append_log(
+        deployment,
+        [
+            ("stdout", "Running migrations…"),
+            ("stdout", "ERROR: migration 0042 failed"),
+            ("stderr", "warning: deprecated"),
+        ],
+    )
+    append_log(
+        deployment,
+        [
+            ("stderr", "Traceback (most recent call last):"),
+            ("system", "✖ switch failed: current is not a symlink"),
+            ("system", "Step release failed."),  # the step's note, not an error of its own
+        ],
+    )
+    deployment.refresh_from_db()
+    assert deployment.error_count == 3
+    assert deployment.first_error_seq == 2
+    assert deployment.first_error == "ERROR: migration 0042 failed"
+
+
+def test_concurrent_writers_agree_on_the_first_error_and_the_count(pipeline):
+    deployment = running_deployment(pipeline)
+    failures = writing_together(
+        deployment, lambda w: [[("stdout", "ok"), ("stderr", f"error {w}.{b}")] for b in range(5)]
+    )
+
+    assert failures == []
+    deployment.refresh_from_db()
+    first = deployment.log_lines.filter(stream="stderr").order_by("seq").first()
+    assert deployment.error_count == WRITERS * 5
+    assert (deployment.first_error_seq, deployment.first_error) == (first.seq, first.text)
+
+
+@pytest.mark.parametrize(
+    ("stream", "text", "error"),
+    [
+        ("stdout", "ERROR: migration failed", True),
+        ("stdout", "django.db.utils.ProgrammingError: relation missing", True),
+        ("stderr", "java.lang.NullPointerException", True),
+        ("stdout", "Traceback (most recent call last):", True),
+        ("system", "✖ switch failed: disk full", True),
+        ("stdout", "120 passed, 0 failed", False),
+        ("stdout", "no errors found", False),
+        ("stdout", "Terror of the deep", False),
+        ("system", "Step release failed.", False),
+        ("stderr", "warning: deprecated", False),
+    ],
+)
+def test_what_counts_as_an_error_line(stream, text, error):
+    assert is_error(stream, text) is error
