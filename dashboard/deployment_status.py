@@ -12,23 +12,15 @@ from django.utils import timezone
 
 from dashboard.log_html import ansi_to_html
 from dashboard.partials import DEPLOYMENT_STATUS
-from pipelines.models import Deployment, DeploymentStep
+from pipelines.models import Deployment
 from pipelines.roles import Role
-from pipelines.statuses import FINAL_STATUSES, DeploymentStatus, StepStatus
+from pipelines.statuses import FINAL_STATUSES, DeploymentStatus, progress
 
 
 def elapsed(deployment: Deployment) -> timedelta | None:
     if deployment.started_at is None:
         return None
     return (deployment.finished_at or timezone.now()) - deployment.started_at
-
-
-def progress(steps: list[DeploymentStep]) -> tuple[int, int]:
-    """(k, n) for "step k of n": the running step, else how many steps are behind us."""
-    for k, step in enumerate(steps, start=1):
-        if step.status == StepStatus.RUNNING:
-            return k, len(steps)
-    return sum(step.status != StepStatus.PENDING for step in steps), len(steps)
 
 
 def cancel_url(deployment: Deployment, roles: set[str]) -> str | None:

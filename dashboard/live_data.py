@@ -11,8 +11,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
 
 from dashboard.deployment_status import status_html
-from dashboard.partials import CARD, PANEL
+from dashboard.partials import CARD, FREEZE_BANNER, HOP, PANEL
 from pipelines.board import environment_cards
+from pipelines.locks import freeze_of
 from pipelines.models import Deployment, LogLine, Pipeline
 from pipelines.roles import User, can_view, roles_of
 from pipelines.statuses import FINAL_STATUSES
@@ -94,11 +95,13 @@ def status_frame(deployment_id: int, roles: set[str]) -> str:
 
 
 def board_frame(pipeline: Pipeline, user: User) -> str:
-    """Every card and promotion panel of the board, for this user, as out-of-band swaps."""
+    """Every live part of the board (the freeze banner, each card, each promotion between
+    two environments and its panel), for this user, as out-of-band swaps."""
     context = {"pipeline": pipeline, "user": user, "roles": roles_of(user), "oob": True}
-    parts = []
+    parts = [render_to_string(FREEZE_BANNER, {**context, "freeze": freeze_of(pipeline)})]
     for card in environment_cards(pipeline):
         parts.append(render_to_string(CARD, {**context, "card": card}))
         if card.environment.promote_from_id:
+            parts.append(render_to_string(HOP, {**context, "card": card}))
             parts.append(render_to_string(PANEL, {**context, "card": card}))
     return "".join(parts)

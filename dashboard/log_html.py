@@ -28,6 +28,8 @@ _NOT_COLOURS = re.compile(
 # After: any escape left, and control characters other than tab.
 _LEFTOVER_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b.?|[\x00-\x08\x0b-\x1f\x7f]")
 _STREAMS = {"stdout", "stderr", "system"}
+STEP_START = "▶ "
+STEP_ENDS = ("✔ ", "✖ ")
 
 
 def ansi_to_html(text: str) -> SafeString:
@@ -40,12 +42,26 @@ def ansi_to_html(text: str) -> SafeString:
     return mark_safe(_LEFTOVER_CONTROLS.sub("", html))
 
 
+def step_marker(stream: str, text: str) -> str:
+    """The runner's own lines that open and close a step (pipelines/runner/run.py writes
+    "▶ name", then "✔ name (0.4 s)" or "✖ why"), as attributes: the page folds the lines
+    between them into one section per step (static/js/deployment.js)."""
+    if stream != "system":
+        return ""
+    if text.startswith(STEP_START):
+        return f' data-step-start="{escape(text.removeprefix(STEP_START))}"'
+    if text.startswith(STEP_ENDS):
+        return " data-step-end"
+    return ""
+
+
 def line_html(line: Mapping) -> str:
     """One line ({"seq", "stream", "text"}) as `<div class="line …" data-seq="n">…</div>`."""
     stream = line["stream"] if line["stream"] in _STREAMS else "stdout"
     error = " data-error" if is_error(stream, line["text"]) else ""
+    step = step_marker(stream, line["text"])
     body = ansi_to_html(line["text"])
-    return f'<div class="line {stream}" data-seq="{int(line["seq"])}"{error}>{body}</div>'
+    return f'<div class="line {stream}" data-seq="{int(line["seq"])}"{error}{step}>{body}</div>'
 
 
 def lines_html(lines: Iterable[Mapping], *, oob: bool = False) -> SafeString:

@@ -121,3 +121,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler403 = "dashboard.views.errors.forbidden"

@@ -21,8 +21,10 @@ from pipelines.models import (
 from pipelines.pins import held_builds
 from pipelines.quality import QualityDiff, builds_between, quality_diffs
 from pipelines.repository import commit_url, compare_url
-from pipelines.statuses import ACTIVE_STATUSES
+from pipelines.statuses import ACTIVE_STATUSES, DeploymentStatus, progress
 from pipelines.trends import Trend, recent_releases, trend_of
+
+FAILED_STATUSES = (DeploymentStatus.FAILED, DeploymentStatus.INTERRUPTED)
 
 
 @dataclass
@@ -52,10 +54,38 @@ class EnvironmentCard:
     trend: Trend | None = None
     # The last deployment, when the reaper settled it after its runner died: what was done.
     settled: Deployment | None = None
+    # The newest deployment that has ended (a failed one leaves the release before it serving).
+    last_deployment: Deployment | None = None
 
     @property
     def build(self) -> Build | None:
         return self.release.build if self.release else None
+
+    @property
+    def state(self) -> str:
+        """What the card's status pill says, the most pressing first: deploying, failed,
+        locked, frozen, healthy (or empty: nothing deployed yet)."""
+        if self.active_deployment:
+            return "deploying"
+        if self.last_deployment and self.last_deployment.status in FAILED_STATUSES:
+            return "failed"
+        if self.lock:
+            return "locked" if self.lock.environment_id else "frozen"
+        return "healthy" if self.release else "empty"
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """(k, n) of the active deployment's "step k of n"; (0, 0) before it has steps."""
+        if not self.active_deployment:
+            return 0, 0
+        return progress(list(self.active_deployment.steps.all()))
+
+    @property
+    def up_to_date(self) -> bool:
+        """A promoted environment that already runs its candidate's build."""
+        return bool(
+            self.candidate and self.release and self.release.build_id == self.candidate.build_id
+        )
 
     @property
     def name(self) -> str:
@@ -75,8 +105,14 @@ class EnvironmentCard:
 
 
 def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
+    ended = Deployment.objects.filter(environment=OuterRef("pk")).exclude(
+        status__in=ACTIVE_STATUSES
+    )
     environments = list(
-        pipeline.environments.select_related(
+        pipeline.environments.annotate(
+            last_deployment_id=Subquery(ended.order_by("-created_at", "-id").values("pk")[:1])
+        )
+        .select_related(
             "current_release__build",
             "current_release__artifact",
             "current_release__created_by",
@@ -84,13 +120,16 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
             "waiting_build",
             "pinned_by",
             "probe",
-        ).prefetch_related(Prefetch("checklist_items", queryset=active_items_with_latest_signoff()))
+        )
+        .prefetch_related(Prefetch("checklist_items", queryset=active_items_with_latest_signoff()))
     )
     active = {
         d.environment_id: d
         for d in Deployment.objects.filter(
             environment__pipeline=pipeline, status__in=ACTIVE_STATUSES
-        ).select_related("release__build")
+        )
+        .select_related("release__build")
+        .prefetch_related("steps")
     }
     last_deployments = Deployment.objects.filter(environment=OuterRef("pk")).order_by(
         "-created_at", "-id"
@@ -105,6 +144,9 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
             )
         ).exclude(settled="")
     }
+    last = Deployment.objects.select_related("release").in_bulk(
+        [env.last_deployment_id for env in environments if env.last_deployment_id]
+    )
     locks = list(pipeline.locks.select_related("owner"))
     freeze = next((lock for lock in locks if lock.environment_id is None), None)
     env_locks = {lock.environment_id: lock for lock in locks if lock.environment_id}
@@ -125,6 +167,7 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
                 checklist=list(env.checklist_items.all()),
                 held=held_builds(env) if env.pinned_at else [],
                 settled=settled.get(env.pk),
+                last_deployment=last.get(env.last_deployment_id),
             )
         )
     releases = {card.environment.pk: card.release for card in cards}

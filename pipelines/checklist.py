@@ -78,6 +78,11 @@ class ChecklistState:
     def missing(self) -> list[ItemState]:
         return [state for state in self.items if not state.counts]
 
+    @property
+    def signed(self) -> int:
+        """How many items count now ("1 of 3 signed")."""
+        return sum(state.counts for state in self.items)
+
 
 def active_items_with_latest_signoff() -> QuerySet[ChecklistItem]:
     """Checklist items that gate promotion, each with `latest_signoffs` (at most one), prefetched:

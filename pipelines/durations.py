@@ -1,4 +1,5 @@
-"""Durations the way pipeline.toml writes them: "30m", "2h", "1h30m", "45s", "1d"."""
+"""Durations the way pipeline.toml writes them ("30m", "2h", "1h30m", "45s", "1d") and the way
+pages say them ("0.4 s", "2 min 13 s", "1 h 30 min")."""
 
 import re
 from datetime import timedelta
@@ -24,8 +25,15 @@ def format_duration(duration: timedelta) -> str:
 
 
 def describe_duration(duration: timedelta) -> str:
-    """timedelta(hours=1, minutes=30) → "1 h 30 min", for pages."""
-    return " ".join(f"{count} {word}" for count, _, word in _split(duration)) or "0 s"
+    """A duration for people, to the precision that matters: "0.4 s" and "9.5 s" under ten
+    seconds, then whole seconds ("2 min 13 s"), and only the two largest units ("1 h 30 min",
+    "2 d 3 h"). static/js/slipway.js says a running deployment's time the same way."""
+    seconds = max(duration.total_seconds(), 0.0)
+    if seconds < 0.1:
+        return "< 0.1 s"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    return " ".join(f"{count} {word}" for count, _, word in _split(duration)[:2])
 
 
 def _split(duration: timedelta) -> list[tuple[int, str, str]]:

@@ -12,6 +12,9 @@ class Role(models.TextChoices):
     QA = "qa", "QA"
 
 
+# The roles that sign checklist items (a lead promotes, a developer deploys and watches).
+SIGNER_ROLES = frozenset({Role.SALES.value, Role.SUPPORT.value, Role.QA.value})
+
 User = AbstractBaseUser | AnonymousUser
 
 

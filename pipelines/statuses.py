@@ -26,3 +26,12 @@ class StepStatus(models.TextChoices):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
+
+
+def progress(steps) -> tuple[int, int]:
+    """(k, n) for "step k of n" of a deployment's steps (in order): the running step, else
+    how many steps are behind us."""
+    for k, step in enumerate(steps, start=1):
+        if step.status == StepStatus.RUNNING:
+            return k, len(steps)
+    return sum(step.status != StepStatus.PENDING for step in steps), len(steps)

@@ -24,10 +24,10 @@ def test_the_login_page_is_open_to_everyone():
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_a_user_without_a_role_is_refused(pipeline, client_for, path):
+def test_a_user_without_a_role_is_refused_and_told_which_leads_to_ask(pipeline, client_for, path):
     response = client_for("nobody").get(path)
     assert response.status_code == 403
-    assert b"ask a team lead" in response.content
+    assert "Ask a team lead to add you: <strong>lead</strong>." in response.content.decode()
 
 
 @pytest.mark.parametrize("role", ["lead", "developer", "sales", "support", "qa"])

@@ -82,7 +82,7 @@ def test_a_lead_sees_rollback_buttons_for_earlier_releases_only(pipeline, users,
     html = client_for("lead").get(DEV).content.decode()
 
     assert re.findall(r'data-rollback="(v\d+)"', html) == ["v2", "v1"]
-    assert "Roll back dev to v1" in html
+    assert "Roll dev back to v1?" in html  # the in-page dialog that asks
     assert "data-rollback" not in client_for("developer").get(DEV).content.decode()
 
 

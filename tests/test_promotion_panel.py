@@ -70,11 +70,20 @@ def test_only_leads_get_a_promote_button_disabled_until_the_checklist_is_complet
     sign_everything(pipeline, users)
     button = promote_button(board_panel(client_for("lead")))
     assert "disabled" not in button
-    # The confirmation names what is promoted; the click pins the digest the lead saw.
-    assert (
-        f'hx-confirm="Promote {candidate.build.short_sha} ({candidate.artifact.digest})' in button
+    # The button opens a dialog saying what is promoted, as a sentence; its confirmation pins
+    # the digest the lead saw.
+    assert 'data-opens="promote-live-dialog"' in button
+    dialog = re.search(
+        r'<dialog id="promote-live-dialog".*?</dialog>', board_panel(client_for("lead")), re.S
     )
-    assert f'hx-vals=\'{{"digest": "{candidate.artifact.digest}"}}\'' in button
+    sentence = re.sub(
+        r"\s+", " ", re.search(r'data-field="promote-sentence">(.*?)</p>', dialog.group(0)).group(1)
+    )
+    assert (
+        sentence
+        == f"live (nothing yet) → {candidate.build.short_sha} · 3/3 signed · the artifact QA tested"
+    )
+    assert f'hx-vals=\'{{"digest": "{candidate.artifact.digest}"}}\'' in dialog.group(0)
 
 
 def test_a_lock_disables_the_promote_button(pipeline, users, client_for):

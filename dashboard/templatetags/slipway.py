@@ -1,7 +1,12 @@
 """Small display helpers shared by the page templates and live partials."""
 
+from datetime import datetime, timedelta
+
 from django import template
+from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.template.defaulttags import querystring
+from django.utils import timezone
+from django.utils.html import format_html
 
 from pipelines.durations import describe_duration
 
@@ -45,6 +50,47 @@ def percent(value) -> str:
 
 
 @register.filter
-def duration(value) -> str:
-    """A timedelta for people: "30 min", "1 h 30 min", "45 s"."""
+def duration(value: timedelta | None) -> str:
+    """A timedelta for people: "0.4 s", "2 min 13 s", "1 h 30 min"."""
     return "" if value is None else describe_duration(value)
+
+
+@register.filter
+def for_roles(items: list, roles) -> list:
+    """The checklist item states (pipelines.checklist.ItemState) signed by one of `roles`
+    (a set, or one role's name)."""
+    roles = {roles} if isinstance(roles, str) else roles
+    return [state for state in items or () if state.item.role in roles]
+
+
+@register.filter
+def counting(items: list) -> bool:
+    """At least one of these checklist item states, and all of them, count now."""
+    return bool(items) and all(state.counts for state in items)
+
+
+# The one way pages say a time. The words are relative ("3 min ago", "in 12 min") or a clock
+# ("12:58"); the absolute time with its zone is the title (hover) and what a tap shows
+# (static/js/slipway.js), and `datetime` carries it for machines.
+@register.simple_tag
+def when(value: datetime | None, style: str = "relative", attrs: str = "") -> str:
+    """{% when release.deployed_at %} → "3 minutes ago"; {% when t "clock" %} → "12:58"
+    (with the date when it is not today). `attrs` adds e.g. "data-expires" to the element."""
+    if value is None:
+        return "—"
+    local = timezone.localtime(value)
+    absolute = f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+    if style == "clock":
+        today = timezone.localtime().date() == local.date()
+        words = f"{local:%H:%M}" if today else f"{local:%b} {local.day}, {local:%H:%M}"
+    else:
+        words = naturaltime(value)
+        words = "just now" if words == "now" else words
+    return format_html(
+        '<time datetime="{}" title="{}" data-absolute="{}"{}>{}</time>',
+        value.isoformat(),
+        absolute,
+        absolute,
+        format_html(" {}", attrs) if attrs else "",
+        words,
+    )

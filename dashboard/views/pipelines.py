@@ -5,7 +5,7 @@ from dashboard.access import viewer_required
 from pipelines.board import environment_cards
 from pipelines.locks import freeze_of
 from pipelines.models import Pipeline
-from pipelines.roles import roles_of
+from pipelines.roles import SIGNER_ROLES, Role, roles_of
 
 
 @viewer_required
@@ -20,6 +20,13 @@ def index(request: HttpRequest) -> HttpResponse:
 def board(request: HttpRequest, pipeline: str) -> HttpResponse:
     pipeline = get_object_or_404(Pipeline, name=pipeline)
     cards = environment_cards(pipeline)
-    context = {"pipeline": pipeline, "cards": cards, "roles": roles_of(request.user)}
-    context["freeze"] = freeze_of(pipeline)
+    roles = roles_of(request.user)
+    context = {
+        "pipeline": pipeline,
+        "cards": cards,
+        "roles": roles,
+        "freeze": freeze_of(pipeline),
+        # Sales, support and QA come to sign: their sign-off comes first (a lead's to look).
+        "signer_first": bool(roles & SIGNER_ROLES) and Role.LEAD not in roles,
+    }
     return render(request, "dashboard/board.html", context)

@@ -82,8 +82,7 @@ def promote(request: HttpRequest, pipeline: str, environment: str) -> HttpRespon
 @viewer_required
 def lock(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
     env = environment_or_404(pipeline, environment)
-    # hx-prompt sends the answer in a header; a plain form posts `reason`.
-    reason = request.POST.get("reason") or request.htmx.prompt or ""
+    reason = request.POST.get("reason", "")  # a form field: UTF-8, exactly as typed
     try:
         locks.lock(env.pipeline, env, by=request.user, reason=reason)
     except SlipwayError as exc:
@@ -117,7 +116,7 @@ def unpin(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse
 @viewer_required
 def freeze(request: HttpRequest, pipeline: str) -> HttpResponse:
     found = get_object_or_404(Pipeline, name=pipeline)
-    reason = request.POST.get("reason") or request.htmx.prompt or ""
+    reason = request.POST.get("reason", "")
     try:
         locks.lock(found, None, by=request.user, reason=reason)
     except SlipwayError as exc:

@@ -26,7 +26,7 @@
       const response = await fetch(location.href, { headers: { Accept: "text/html" } });
       if (!response.ok) return;
       const page = new DOMParser().parseFromString(await response.text(), "text/html");
-      page.querySelectorAll("article.card[id], section.promotion[id]").forEach((fresh) => {
+      page.querySelectorAll("#freeze-banner, article.card[id], .hop[id], section.promotion[id]").forEach((fresh) => {
         const current = document.getElementById(fresh.id);
         if (!current) return;
         const adopted = document.importNode(fresh, true);
@@ -54,6 +54,7 @@
   // A live update must not wipe a message just shown to this person ("Promotion started",
   // a refusal): carry it into the re-rendered card or panel; their next action replaces it.
   let fromSocket = false;
+  document.addEventListener("slipway:stale", () => setTimeout(refresh, 0));
   live.addEventListener("htmx:wsBeforeMessage", () => (fromSocket = true));
   live.addEventListener("htmx:wsAfterMessage", () => (fromSocket = false));
   document.addEventListener("htmx:oobBeforeSwap", (event) => {
@@ -68,6 +69,7 @@
       event.detail.shouldSwap = false;
       return;
     }
+    if (!event.detail.shouldSwap) return; // kept for an open dialog (static/js/slipway.js)
     target.querySelectorAll('[data-field="notice"], [data-field="error"]').forEach((message) => {
       const parent = message.parentElement;
       let into = fresh;

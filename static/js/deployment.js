@@ -4,6 +4,8 @@
 //  - drops any line already shown (seq <= last), whichever way it came,
 //  - polls the log endpoint by seq while no socket gets through (a proxy without upgrade),
 //  - follows / pauses auto-scroll, jumps to the first error, loads earlier lines,
+//  - folds the log into one collapsible section per step (its status and duration on it,
+//    the failed or running step open),
 //  - ticks the elapsed time.
 (() => {
   const page = document.querySelector("[data-deployment]");
@@ -70,6 +72,7 @@
   function linesArrived() {
     const empty = page.querySelector("[data-empty-log]");
     if (empty && log.firstElementChild) empty.remove();
+    foldSteps();
     if (following) scrollToEnd();
   }
   page.addEventListener("htmx:wsAfterMessage", linesArrived);
@@ -100,8 +103,11 @@
       if (swap.startsWith("beforeend:")) {
         log.append(...part.childNodes);
       } else if (part.id && document.getElementById(part.id)) {
-        document.getElementById(part.id).replaceWith(part);
+        const current = document.getElementById(part.id);
+        if (current.querySelector("dialog[open]")) continue; // slipway.js: brought back later
+        current.replaceWith(part);
         htmx.process(part);
+        showSteps();
       }
     }
     linesArrived();
@@ -128,18 +134,20 @@
     else if (!NO_RECONNECT.includes(code)) startPolling();
   });
   setTimeout(() => socketOpen || startPolling(), SOCKET_GRACE_MS);
+  document.addEventListener("slipway:stale", poll); // a dialog kept an old status: ask again
 
   // --- earlier lines and the first error ---------------------------------------------------
   const earlierButton = page.querySelector("[data-action=load-earlier]");
   async function loadEarlier() {
-    const first = log.firstElementChild ? seqOf(log.firstElementChild) : last + 1;
+    const firstLine = () => log.querySelector("[data-seq]");
+    const first = firstLine() ? seqOf(firstLine()) : last + 1;
     if (first <= 1) return false;
     const response = await fetch(`${page.dataset.logUrl}?before=${first}`);
     if (!response.ok) return false;
     const height = log.scrollHeight;
     log.insertAdjacentHTML("afterbegin", await response.text());
     log.scrollTop += log.scrollHeight - height; // keep what the reader looks at in place
-    const now = log.firstElementChild ? seqOf(log.firstElementChild) : 1;
+    const now = firstLine() ? seqOf(firstLine()) : 1;
     if (earlierButton) {
       earlierButton.hidden = now <= 1;
       earlierButton.textContent = `Load earlier lines (${now - 1} more)`;
@@ -166,20 +174,78 @@
       return;
     }
     setFollowing(false);
+    const step = line.closest("details");
+    if (step) step.open = true;
     log.querySelectorAll(".highlight").forEach((other) => other.classList.remove("highlight"));
     line.classList.add("highlight");
     line.scrollIntoView({ block: "center" });
   });
 
+  // --- the log by steps -------------------------------------------------------------------
+  // Lines arrive flat (dashboard/log_html.py marks "▶ step" and its "✔"/"✖" line); the
+  // lines of a step move into a <details> whose summary the status header keeps up to date.
+  function section(name) {
+    const details = document.createElement("details");
+    details.className = "log-step";
+    details.dataset.logStep = name;
+    details.open = true;
+    const summary = document.createElement("summary");
+    const state = document.createElement("span");
+    state.className = "step-state";
+    const label = document.createElement("strong");
+    label.textContent = name;
+    const took = document.createElement("span");
+    took.className = "step-took";
+    summary.append(state, " ", label, " ", took);
+    summary.addEventListener("click", () => (details.dataset.touched = "")); // theirs now
+    details.append(summary);
+    return details;
+  }
+  function foldSteps() {
+    const fresh = [];
+    for (let el = log.lastElementChild; el && el.matches(".line:not([data-folded])"); el = el.previousElementSibling) {
+      fresh.unshift(el);
+    }
+    const before = fresh.length ? fresh[0].previousElementSibling : null;
+    let current = before && before.matches("details:not([data-ended])") ? before : null;
+    for (const line of fresh) {
+      line.dataset.folded = "";
+      if (line.dataset.stepStart !== undefined) {
+        current = section(line.dataset.stepStart);
+        line.before(current);
+      }
+      if (!current) continue;
+      current.append(line);
+      if (line.dataset.stepEnd !== undefined) {
+        current.dataset.ended = "";
+        current = null;
+      }
+    }
+    showSteps();
+  }
+  function showSteps() {
+    document.querySelectorAll("#deployment-status [data-step]").forEach((step) => {
+      const details = log.querySelector(`details[data-log-step="${CSS.escape(step.dataset.step)}"]`);
+      if (!details) return;
+      const status = step.dataset.stepStatus;
+      const word = step.querySelector(".status");
+      details.querySelector(".step-state").textContent = word ? word.textContent.trim() : status;
+      details.querySelector(".step-state").className = `step-state status status-${status}`;
+      details.querySelector(".step-took").textContent = step.dataset.took || "";
+      details.dataset.status = status;
+      if (details.dataset.touched === undefined) details.open = status !== "succeeded";
+    });
+  }
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    if (event.detail.target.id === "deployment-status") showSteps();
+  });
+  foldSteps();
+
   // --- elapsed time ------------------------------------------------------------------------
   setInterval(() => {
     const elapsed = document.querySelector("#deployment-status [data-started]");
     if (!elapsed) return;
-    const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(elapsed.dataset.started)) / 1000));
-    const parts = [];
-    if (seconds >= 3600) parts.push(`${Math.floor(seconds / 3600)} h`);
-    if (seconds >= 60) parts.push(`${Math.floor((seconds % 3600) / 60)} min`);
-    parts.push(`${seconds % 60} s`);
-    elapsed.textContent = parts.join(" ");
+    const seconds = (Date.now() - Date.parse(elapsed.dataset.started)) / 1000;
+    elapsed.textContent = window.describeDuration(seconds);
   }, 1000);
 })();

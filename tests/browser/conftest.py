@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from playwright.sync_api import expect
 
 from tests.services import need_chromium
 
@@ -42,18 +43,39 @@ def chromium():
 
 @pytest.fixture
 def new_page(chromium):
-    """new_page(width=…) → a page in a fresh browser context (its own cookies: one person)."""
-    contexts = []
+    """new_page(width=…) → a page in a fresh browser context (its own cookies: one person).
 
-    def make(width: int = 1280, height: int = 900):
-        context = chromium.new_context(viewport={"width": width, "height": height})
+    No page may open a native dialog (alert, confirm, prompt): Slipway asks in the page
+    itself. Any that opens is dismissed and fails the test."""
+    contexts, native_dialogs = [], []
+
+    def refuse(dialog) -> None:
+        native_dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def make(width: int = 1280, height: int = 900, color_scheme: str = "light"):
+        context = chromium.new_context(
+            viewport={"width": width, "height": height}, color_scheme=color_scheme
+        )
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("dialog", refuse)
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert not native_dialogs, f"native dialogs were opened: {native_dialogs}"
+
+
+def confirm(page, opener, action: str) -> None:
+    """Click `opener` (a locator), then, in the in-page <dialog> it opens, the button with
+    data-action=`action`; the dialog is modal, so nothing else could be clicked meanwhile."""
+    opener.click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog).to_be_visible()
+    dialog.locator(f'[data-action="{action}"]').click()
 
 
 def screenshot(page, name: str, element=None) -> None:

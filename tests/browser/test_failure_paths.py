@@ -75,11 +75,18 @@ def test_a_failed_deployment_shows_the_failing_step_and_error_and_uat_keeps_serv
     page.get_by_role("button", name="Jump to the first error").click()
     expect(page.locator("#log .highlight")).to_have_text(ERROR)
 
-    # The board still shows, and the app still serves, the release before.
+    # The board still shows, and the app still serves, the release before; the card says the
+    # deployment failed (not the CI build's "passed") and links to it.
     page.get_by_role("link", name="webshop").click()
     card = page.locator('[data-env="uat"]')
     expect(card.locator('[data-field="sha"]')).to_have_text(good.release.build.short_sha)
     expect(card.locator('[data-field="version"]')).to_have_text("v1")
+    expect(card.locator('[data-field="state"]')).to_have_text("✗ failed")
+    failure = card.locator('[data-field="failure"]')
+    expect(failure).to_contain_text("failed")
+    expect(failure).to_contain_text("still serving v1")
+    failure.get_by_role("link", name=f"Deployment #{bad.pk}").click()
+    expect(page).to_have_url(f"{slipway_server.url}/deployments/{bad.pk}/")
     assert version_served(uat_app) == good.release.build.sha
 
 
@@ -104,7 +111,7 @@ def test_a_person_without_the_role_cannot_sign_or_promote_not_even_with_a_forged
     expect(qa_row.get_by_role("button")).to_have_count(0)
     expect(page.get_by_role("button", name="Sign: Sales: not mid-demo")).to_be_visible()
     expect(page.locator('[data-action="promote"]')).to_have_count(0)
-    expect(page.locator("#promote-live")).to_contain_text("A team lead promotes")
+    expect(page.locator("#promote-live")).to_contain_text("Only a team lead promotes")
 
     digest = candidate.artifact.digest
     signed = forge(page, slipway_server, "checklist/smoke-tested/sign", digest=digest)
@@ -128,8 +135,9 @@ def test_a_lock_disables_promote_and_says_why(slipway_server, pipeline, users, n
     expect(promote).to_be_enabled()
 
     reason = "Black Friday: no changes until Monday"
-    page.once("dialog", lambda dialog: dialog.accept(reason))
-    page.get_by_role("button", name="Lock live").click()
+    page.get_by_role("button", name="Lock live…").click()
+    page.get_by_role("dialog", name="Lock live").get_by_label("Why?").fill(reason)
+    page.get_by_role("dialog", name="Lock live").get_by_role("button", name="Lock live").click()
 
     expect(page.locator('[data-env="live"] [data-field="lock"]')).to_contain_text(reason)
     expect(promote).to_be_disabled()

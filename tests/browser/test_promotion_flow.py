@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from pipelines import checklist
 from pipelines.models import Promotion, Signoff
+from tests.browser.conftest import confirm
 from tests.browser.test_login_and_board import log_in
 from tests.promoting import item, sign_everything, uat_runs_a_new_build
 
@@ -40,13 +41,18 @@ def test_the_lead_confirms_the_sha_and_digest_and_promotes(
     candidate = candidate_signed_off(pipeline, users)
     page = new_page()
     log_in(page, slipway_server, "lead")
-    confirmations = []
-    page.on("dialog", lambda dialog: (confirmations.append(dialog.message), dialog.accept()))
     page.locator('[data-action="promote"]').click()
+    dialog = page.get_by_role("dialog", name="Promote uat to live?")
+    expect(dialog).to_be_visible()
+    # One sentence says what changes; no 64-character digest to read.
+    expect(dialog.locator('[data-field="promote-sentence"]')).to_have_text(
+        f"live (nothing yet) → {candidate.build.short_sha} · 3/3 signed · the artifact QA tested"
+    )
+    expect(dialog.get_by_role("button", name="Promote to live")).to_be_focused()
+    page.keyboard.press("Enter")
 
     expect(page.locator("#promote-live")).to_contain_text(re.compile(r"Promotion started"))
-    assert candidate.build.short_sha in confirmations[0]
-    assert candidate.artifact.digest in confirmations[0]
+    expect(dialog).to_have_count(0)
     assert Promotion.objects.get().artifact == candidate.artifact
 
 
@@ -58,8 +64,7 @@ def test_a_stale_click_shows_what_changed(slipway_server, pipeline, users, new_p
     log_in(page, slipway_server, "lead")
     expect(page.locator('[data-action="promote"]')).to_be_enabled()
     newer = uat_runs_a_new_build(pipeline)  # after the page loaded
-    page.on("dialog", lambda dialog: dialog.accept())
-    page.locator('[data-action="promote"]').click()
+    confirm(page, page.locator('[data-action="promote"]'), "confirm-promote")
 
     alert = page.locator("#promote-live [role=alert]")
     expect(alert).to_contain_text(f"uat now runs {newer.artifact.digest}")
@@ -97,14 +102,14 @@ def test_the_promote_button_turns_off_when_a_sign_off_expires(
 ):
     candidate_signed_off(pipeline, users)
     sales = Signoff.objects.get(item=item(pipeline, "not-mid-demo"))  # valid for 30 minutes
-    soon = timezone.now() - sales.item.valid_for + timedelta(seconds=3)
+    soon = timezone.now() - sales.item.valid_for + timedelta(seconds=8)
     Signoff.objects.filter(pk=sales.pk).update(signed_at=soon)
     lead = new_page()
     log_in(lead, slipway_server, "lead")
     promote = lead.locator('[data-action="promote"]')
     expect(promote).to_be_enabled()
 
-    expect(promote).to_be_disabled(timeout=10_000)  # no news from the server: nothing changed
+    expect(promote).to_be_disabled(timeout=20_000)  # no news from the server: nothing changed
     expect(
         lead.locator('[data-checklist-item="not-mid-demo"] [data-field="reason"]')
     ).to_contain_text("expired")

@@ -216,13 +216,13 @@ def test_a_build_goes_from_ci_to_live_with_everyone_in_their_own_browser(
     assert lead.evaluate("window.sameDocument") is True, "the lead's board reloaded"
     screenshot(lead, "promotion.png", lead.locator("#promote-live"))
 
-    confirmations = []
-    lead.on("dialog", lambda dialog: (confirmations.append(dialog.message), dialog.accept()))
     promote.click()
+    sentence = lead.locator('#promote-live-dialog [data-field="promote-sentence"]')
+    expect(sentence).to_contain_text(f"→ {NEW_SHA[:7]} · 1 commit · 3/3 signed")
+    lead.locator('[data-action="confirm-promote"]').click()
 
     # Live's card changes for the lead when the deployment ends: the new commit, uat's bytes.
     expect(live.locator('[data-field="sha"]')).to_have_text(NEW_SHA[:7], timeout=DEPLOY_TIMEOUT_MS)
-    assert NEW_SHA[:7] in confirmations[0], "the lead confirmed what is promoted"
     uat_digest = uat.locator('[data-field="digest"]').get_attribute("title")
     assert uat_digest and uat_digest.startswith("sha256:")
     expect(live.locator('[data-field="digest"]')).to_have_attribute("title", uat_digest)
