@@ -20,7 +20,8 @@ AUDIT = "/pipelines/webshop/audit/"
 def rows(html: str) -> list[tuple[str, str]]:
     """(action, who) of each row, newest first."""
     found = re.findall(
-        r'<tr data-audit-event="\d+" data-action="([^"]+)">\s*<td>.*?</td>\s*<td>(.*?)</td>',
+        r'<tr data-audit-event="\d+" data-action="([^"]+)">'
+        r"\s*<td[^>]*>.*?</td>\s*<td[^>]*>(.*?)</td>",
         html,
         re.S,
     )

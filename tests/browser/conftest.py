@@ -26,8 +26,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# Set SLIPWAY_SCREENSHOTS=docs to refresh the README's screenshots.
+# SLIPWAY_SCREENSHOTS=docs refreshes the README's screenshots; SLIPWAY_LOOK=DIR saves every
+# page the tests look at (desktop, phone, both themes) to view them.
 SCREENSHOTS = os.environ.get("SLIPWAY_SCREENSHOTS")
+LOOK = os.environ.get("SLIPWAY_LOOK")
 
 
 @pytest.fixture(scope="session")
@@ -78,15 +80,17 @@ def confirm(page, opener, action: str) -> None:
     dialog.locator(f'[data-action="{action}"]').click()
 
 
-def screenshot(page, name: str, element=None) -> None:
-    """The whole page (or just `element`, a locator) into $SLIPWAY_SCREENSHOTS/name."""
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        path = str(Path(SCREENSHOTS) / name)
+def screenshot(page, name: str, element=None, *, readme: bool = False, full_page=True) -> None:
+    """The whole page (or just `element`, a locator) as `name`: into $SLIPWAY_LOOK, and into
+    $SLIPWAY_SCREENSHOTS too when the README shows it."""
+    folders = [LOOK] + ([SCREENSHOTS] if readme else [])
+    for folder in filter(None, folders):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        path = str(Path(folder) / name)
         if element is not None:
             element.screenshot(path=path)
         else:
-            page.screenshot(path=path, full_page=True)
+            page.screenshot(path=path, full_page=full_page)
 
 
 def in_thread(function, *args):

@@ -2,6 +2,8 @@
 changes nothing; a person without the role cannot sign, not even by forging the request;
 a lock stops promotion and says why."""
 
+import re
+
 import pytest
 import requests
 from playwright.sync_api import expect
@@ -72,6 +74,13 @@ def test_a_failed_deployment_shows_the_failing_step_and_error_and_uat_keeps_serv
     expect(page.locator('[data-step="release command"]')).to_contain_text("failed")
     expect(page.locator('[data-step="switch"]')).not_to_contain_text("succeeded")
     expect(page.get_by_role("alert")).to_contain_text("release command")
+    # The log by steps: the failed step open with its status and duration, the one before
+    # it folded away.
+    failed = page.locator('#log details[data-log-step="release command"]')
+    expect(failed).to_have_attribute("open", "")
+    summary = re.compile(r"^✗ failed release command \d+\.\d s$")
+    expect(failed.locator("summary")).to_have_text(summary)
+    expect(page.locator('#log details[data-log-step="release"]')).not_to_have_attribute("open", "")
     page.get_by_role("button", name="Jump to the first error").click()
     expect(page.locator("#log .highlight")).to_have_text(ERROR)
 

@@ -249,3 +249,17 @@ def test_no_page_scrolls_sideways_on_a_phone(slipway_server, pipeline, users, ne
         name = path.strip("/").replace("/", "-") or "index"
         screenshot(page, f"phone-{person}-{name}.png")
     assert not Promotion.objects.exists()
+
+
+def test_a_time_says_when_in_full_on_hover_and_on_tap(slipway_server, pipeline, users, new_page):
+    in_thread(uat_runs_a_new_build, pipeline)
+    page = new_page(**PHONE)
+    log_in(page, slipway_server, "developer")
+    deployed = page.locator('[data-env="uat"] [data-field="deployed"] time')
+    expect(deployed).to_have_text(re.compile(r"(just now|seconds? ago)$"))
+    absolute = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
+    expect(deployed).to_have_attribute("title", absolute)
+    deployed.click()  # a tap on a phone
+    expect(deployed).to_have_text(absolute)
+    deployed.click()
+    expect(deployed).to_have_text(re.compile(r"(just now|ago)$"))

@@ -173,7 +173,7 @@ def test_a_build_goes_from_ci_to_live_with_everyone_in_their_own_browser(
     expect(log).to_contain_text("Waiting for the smoke-test data to settle")
     expect(developer.locator('[data-field="progress"]')).to_have_text("step 2 of 4")
     expect(developer.locator('[data-step="release command"]')).to_contain_text("running")
-    screenshot(developer, "deployment.png")
+    screenshot(developer, "deployment.png", readme=True)
 
     webshop.gate.touch()
     expect(log).to_contain_text("Search index rebuilt: 12 documents")
@@ -197,7 +197,7 @@ def test_a_build_goes_from_ci_to_live_with_everyone_in_their_own_browser(
     )
     expect(uat.locator('[data-field="coverage"]')).to_have_text(f"{float(NEW_COVERAGE):.1f}%")
     expect(live.locator('[data-field="sha"]')).to_have_text(older.short_sha)
-    screenshot(lead, "board.png")
+    screenshot(lead, "board.png", readme=True)
 
     # Sales signs from a phone, support and QA from their desks.
     for name, key, width in (
@@ -208,17 +208,20 @@ def test_a_build_goes_from_ci_to_live_with_everyone_in_their_own_browser(
         signer = new_page(width=width)
         log_in(signer, story_server, name)
         row = signer.locator(f'[data-checklist-item="{key}"]')
+        if width == 390:  # what sales sees first on the phone: their sign-off
+            screenshot(signer, "signing-phone.png", readme=True, full_page=False)
         row.get_by_role("button", name="Sign").click()
         expect(row).to_contain_text(f"signed by {name}")
         expect(lead.locator(f'[data-checklist-item="{key}"]')).to_contain_text(f"signed by {name}")
 
     expect(promote).to_be_enabled()  # over the board's WebSocket
     assert lead.evaluate("window.sameDocument") is True, "the lead's board reloaded"
-    screenshot(lead, "promotion.png", lead.locator("#promote-live"))
+    screenshot(lead, "promotion.png", lead.locator("#promote-live"), readme=True)
 
     promote.click()
     sentence = lead.locator('#promote-live-dialog [data-field="promote-sentence"]')
     expect(sentence).to_contain_text(f"→ {NEW_SHA[:7]} · 1 commit · 3/3 signed")
+    screenshot(lead, "promote-dialog.png", readme=True, full_page=False)
     lead.locator('[data-action="confirm-promote"]').click()
 
     # Live's card changes for the lead when the deployment ends: the new commit, uat's bytes.
