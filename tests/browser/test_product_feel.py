@@ -219,6 +219,7 @@ def every_page(server, deployment_pk: int) -> list[str]:
         "/pipelines/webshop/environments/uat/",
         "/pipelines/webshop/environments/live/",
         f"/deployments/{deployment_pk}/",
+        "/pipelines/webshop/environments/live/flags/",
         "/pipelines/webshop/audit/",
         "/pipelines/nothing-here/",
     ]
