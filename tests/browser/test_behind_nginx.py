@@ -16,7 +16,7 @@ from django.db import connection
 from playwright.sync_api import expect
 
 from pipelines.models import Deployment, Environment
-from tests.browser.conftest import in_thread
+from tests.browser.conftest import confirm, in_thread
 from tests.browser.test_login_and_board import log_in
 from tests.factories import passing_build
 from tests.live import database_url, run_server
@@ -118,8 +118,7 @@ def test_two_web_processes_and_two_workers_behind_nginx_carry_a_release_and_a_ki
     log_in(lead, production, "lead")
     promote = lead.locator('[data-action="promote"]')
     expect(promote).to_be_enabled()
-    lead.on("dialog", lambda dialog: dialog.accept())
-    promote.click()
+    confirm(lead, promote, "confirm-promote")
     live_card = lead.locator('[data-env="live"] [data-field="deployment"] a')
     expect(live_card).to_have_count(1)
     deployment = Deployment.objects.filter(environment__name="live").latest("pk")
@@ -134,8 +133,10 @@ def test_two_web_processes_and_two_workers_behind_nginx_carry_a_release_and_a_ki
     # Both web processes served the story; one of them holds the viewer's socket.
     holding = [web for web in production.webs if _socket_opened(web, deployment.pk)]
     assert len(holding) == 1, [web.log()[-2000:] for web in production.webs]
+    # nginx balances every request (static files, polls, posts) round-robin, so which process
+    # takes which POST is chance; that each one served the story is not.
     for web in production.webs:
-        assert re.search(r'"POST /', web.log()), "every web process took part of the story"
+        assert re.search(r'"(GET|POST) /', web.log()), "every web process took part of the story"
     holding[0].process.kill()
     holding[0].process.wait()
     gate.touch()
