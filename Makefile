@@ -48,7 +48,7 @@ test: system-packages test-unit test-browser
 # Debian packages the browser and nginx tests use (Playwright drives Debian's Chromium; the
 # nginx suites start Debian's nginx). Installed when missing and this user may (root with
 # apt-get); otherwise those tests skip with a loud reason, or fail under REQUIRE_SERVICES=1.
-SYSTEM_PACKAGES := chromium chromium-driver nginx
+SYSTEM_PACKAGES := chromium chromium-driver nginx fonts-noto-color-emoji
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
