@@ -1,6 +1,6 @@
 """The domain model, one module per concept (docs/architecture.md, "Layers")."""
 
-from .audit import AuditEvent
+from .audit import AuditCheckpoint, AuditEvent
 from .builds import Artifact, Build, BuildStatus, TestOutcomes
 from .checklist import ChecklistItem, Signoff
 from .deployments import Deployment, DeploymentStatus, DeploymentStep, LogLine, StepStatus
@@ -12,6 +12,7 @@ from .tokens import ApiToken
 __all__ = [
     "ApiToken",
     "Artifact",
+    "AuditCheckpoint",
     "AuditEvent",
     "Build",
     "BuildStatus",

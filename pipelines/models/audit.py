@@ -156,3 +156,30 @@ def chain_hash(
     }
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class AuditCheckpoint(models.Model):
+    """How far a pipeline's chain was verified, so the audit page checks only what is new.
+
+    `seq`/`hash`: the last event the page (or `verify_audit`) found holding; the page re-checks
+    that event and walks on from it. `full_*`: the last run of `manage.py verify_audit`, which
+    always walks the whole chain and never trusts this row. `mac` (a keyed hash under
+    SECRET_KEY) makes a row written behind Slipway's back show as such (docs/audit.md).
+    """
+
+    pipeline = models.OneToOneField(
+        "pipelines.Pipeline",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="audit_checkpoint",
+    )
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default=GENESIS)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    full_at = models.DateTimeField(null=True, blank=True)
+    full_seq = models.PositiveBigIntegerField(default=0)
+    full_broken = models.CharField(max_length=500, blank=True, default="")
+    mac = models.CharField(max_length=64, default="")
+
+    def __str__(self) -> str:
+        return f"audit of pipeline {self.pipeline_id} checked up to event {self.seq}"

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from pipelines.audit import verify_all, verify_chain
+from pipelines.audit import verify_all, verify_and_remember
 from pipelines.models import Pipeline
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
             found = Pipeline.objects.filter(name=pipeline).first()
             if found is None:
                 raise CommandError(f"There is no pipeline named {pipeline!r}.")
-            reports = [verify_chain(found)]
+            reports = [verify_and_remember(found)]
         else:
             reports = verify_all()
         broken = 0
