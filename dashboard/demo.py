@@ -36,7 +36,7 @@ from pipelines.tokens import hash_token
 DEMO_PASSWORD = "slipway-demo"
 DEMO_PIPELINE = Path(settings.BASE_DIR) / "examples" / "webshop.toml"
 SAMPLE_APP = Path(settings.BASE_DIR) / "examples" / "sampleapp"
-SAMPLE_APP_FILES = ("app.py", "control.py")
+SAMPLE_APP_FILES = ("app.py", "control.py", "db.py")
 # Where the sample app finds Slipway's address and a flag key (its --flags option).
 FLAGS_FILE = "flags.json"
 

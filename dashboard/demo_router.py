@@ -20,13 +20,24 @@ from pipelines.drivers.local import target_path
 
 NGINX_DIR = "var/nginx"
 ROUTER_PORT = 8103
-# Live without nginx: the sample app itself on the router's port.
+# Live without nginx: the sample app itself on the router's port; one directory less
+# between a release and `path` (releases/vN, not <slot>/releases/vN).
 PLAIN_LIVE = {
     "restart_command": (
-        "python3 current/control.py restart --port 8103 --pidfile app.pid --flags flags.json"
+        "python3 current/control.py restart --port 8103 --pidfile app.pid --flags flags.json "
+        "--maintenance maintenance.on"
     ),
     "health_url": "http://127.0.0.1:8103/__version__",
+    "release_command": "python3 db.py migrate --database ../../shop.sqlite3",
 }
+# The release steps live keeps without nginx: they run in `path` either way.
+KEPT_WITHOUT_NGINX = (
+    "health_timeout",
+    "maintenance_on_command",
+    "backup_command",
+    "backup_timeout",
+    "maintenance_off_command",
+)
 
 
 def nginx_binary() -> str | None:
@@ -44,11 +55,8 @@ def demo_config(
     for env in config.environments:
         settings = dict(env.driver_settings)
         if not nginx and settings.get("strategy") == "blue-green":
-            settings = {
-                "path": settings["path"],
-                "health_timeout": settings.get("health_timeout", 20),
-                **PLAIN_LIVE,
-            }
+            kept = {key: settings[key] for key in KEPT_WITHOUT_NGINX if key in settings}
+            settings = {"path": settings["path"], "health_timeout": 20, **kept, **PLAIN_LIVE}
         settings = {key: _moved(value, ports or {}, var) for key, value in settings.items()}
         # The drift probe asks the same apps: it moves with them.
         version_url = _moved(env.version_url, ports or {}, var)

@@ -2,6 +2,9 @@
 local driver without nginx. Run here on free ports in a temporary directory (never 8103)."""
 
 import subprocess
+import threading
+import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -51,6 +54,43 @@ def get(url: str) -> requests.Response:
         return session.get(url, timeout=10)
 
 
+LIVE_STEPS = [
+    "release",
+    "maintenance on",
+    "backup",
+    "release command",
+    "start idle slot",
+    "health check",
+    "switch",
+    "maintenance off",
+]
+
+
+class Watcher:
+    """GET / through the router every 20 ms, in a thread, remembering each answer."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.stop, self.seen = url, threading.Event(), []
+        self.thread = threading.Thread(target=self.watch, daemon=True)
+
+    def watch(self) -> None:
+        while not self.stop.is_set():
+            try:
+                response = get(self.url)
+                self.seen.append((response.status_code, response.text))
+            except requests.RequestException as exc:
+                self.seen.append((0, repr(exc)))
+            time.sleep(0.02)
+
+    def __enter__(self) -> "Watcher":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+
 def test_the_demos_live_runs_blue_green_behind_its_nginx_with_gift_cards_for_qa(demo):
     live, router, note = demo
     assert note.startswith(f"live: blue-green behind nginx on {router}/")
@@ -62,6 +102,34 @@ def test_the_demos_live_runs_blue_green_behind_its_nginx_with_gift_cards_for_qa(
 
     assert 'id="gift-cards"' in get(router + "/?user=quinn&groups=qa").text
     assert 'id="gift-cards"' not in get(router + "/?user=carl").text
+
+
+def test_the_demos_live_deploy_passes_through_the_four_release_steps_behind_a_maintenance_page(
+    demo,
+):
+    live, router, _ = demo
+    base = Path(live.driver_settings["path"])
+    first, second = sample_build(live.pipeline, "First"), sample_build(live.pipeline, "Second")
+    assert run_deployment(request_deployment(live, first, cause="manual").pk).status == "succeeded"
+
+    with Watcher(router + "/") as watcher:
+        deployment = run_deployment(request_deployment(live, second, cause="manual").pk)
+
+    assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
+    steps = list(deployment.steps.values_list("name", "status"))
+    assert steps == [(step, "succeeded") for step in LIVE_STEPS]
+    log = list(deployment.log_lines.values_list("text", flat=True))
+    assert "Saved backups/shop-before-v2.sqlite3" in log  # v1 made the database: v2 backs it up
+    assert (base / "backups" / "shop-before-v2.sqlite3").stat().st_size > 0
+    assert "No migrations to apply." in log  # v1 applied them
+    assert not (base / "maintenance.on").exists()
+    # People saw the first release, then the maintenance page, then the second release.
+    statuses = [status for status, _ in watcher.seen]
+    assert 503 in statuses, statuses
+    down = next(text for status, text in watcher.seen if status == 503)
+    assert "is being updated" in down and "Back in a minute: deploying v2." in down
+    assert statuses[-1] == 200 and second.short_sha in watcher.seen[-1][1]
+    assert set(statuses) == {200, 503}, statuses  # never an error, never refused
 
 
 def test_load_demo_starts_nginx_and_live_serves_through_it(

@@ -26,5 +26,5 @@ def test_the_same_commit_packs_into_the_same_bytes():
     first = sampleapp_artifact("abc1234", "A change")
     assert sampleapp_artifact("abc1234", "A change") == first
     with tarfile.open(fileobj=BytesIO(first)) as tar:
-        assert sorted(tar.getnames()) == ["REVISION", "app.py", "control.py"]
+        assert sorted(tar.getnames()) == ["REVISION", "app.py", "control.py", "db.py"]
         assert tar.extractfile("REVISION").read() == b"abc1234\nA change\n"

@@ -45,11 +45,12 @@ def stop(pidfile: Path) -> None:
     print(f"stopped {pid}")
 
 
-def start(pidfile: Path, port: int, flags: str = "") -> None:
+def start(pidfile: Path, port: int, flags: str = "", maintenance: str = "") -> None:
     log = open(pidfile.with_name("app.log"), "ab")  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(
         [sys.executable, str(HERE / "app.py"), "--port", str(port)]
-        + (["--flags", str(Path(flags).resolve())] if flags else []),
+        + (["--flags", str(Path(flags).resolve())] if flags else [])
+        + (["--maintenance", str(Path(maintenance).resolve())] if maintenance else []),
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -83,13 +84,14 @@ def main() -> None:
     parser.add_argument("--port", type=int)
     parser.add_argument("--pidfile", type=Path, default=Path("app.pid"))
     parser.add_argument("--flags", default="", help="passed to app.py (feature flags)")
+    parser.add_argument("--maintenance", default="", help="passed to app.py (its flag file)")
     args = parser.parse_args()
     if args.action in ("stop", "restart"):
         stop(args.pidfile)
     if args.action in ("start", "restart"):
         if args.port is None:
             parser.error("--port is required to start")
-        start(args.pidfile, args.port, args.flags)
+        start(args.pidfile, args.port, args.flags, args.maintenance)
     if args.action == "status":
         pid = running_pid(args.pidfile)
         print(f"running as {pid}" if pid else "not running")

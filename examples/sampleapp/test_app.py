@@ -10,6 +10,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import app
+import db
 
 
 class SampleAppTest(unittest.TestCase):
@@ -49,6 +50,46 @@ class SampleAppTest(unittest.TestCase):
 
     def test_other_paths_are_not_found(self) -> None:
         self.assertEqual(self.get("/nope")[0], 404)
+
+    def test_while_the_maintenance_file_exists_pages_answer_503_with_a_readable_page(self) -> None:
+        flag = self.folder / "maintenance.on"
+        self.addCleanup(setattr, app.Handler, "maintenance_file", "")
+        app.Handler.maintenance_file = str(flag)
+        self.assertEqual(self.get("/")[0], 200)  # no file: no maintenance
+
+        flag.write_text("Deploying v3 <b>now</b>\n")
+        status, body = self.get("/?user=quinn")
+        self.assertEqual(status, 503)
+        self.assertIn("webshop on uat is being updated", body)
+        self.assertIn("Deploying v3 &lt;b&gt;now&lt;/b&gt;", body)  # as written, escaped
+        self.assertEqual(self.get("/nope")[0], 503)
+        with urllib.request.urlopen(self.base + "/__version__") as response:
+            self.assertEqual(response.status, 200)  # health checks still see the release
+
+        flag.unlink()
+        self.assertEqual(self.get("/")[0], 200)
+
+    def test_the_maintenance_page_says_when_to_come_back(self) -> None:
+        flag = self.folder / "maintenance.on"
+        flag.write_text("")
+        self.addCleanup(setattr, app.Handler, "maintenance_file", "")
+        app.Handler.maintenance_file = str(flag)
+        try:
+            urllib.request.urlopen(self.base + "/")
+        except urllib.error.HTTPError as error:
+            self.assertEqual(error.headers["Retry-After"], "30")
+            self.assertEqual(error.headers["Cache-Control"], "no-store")
+        else:
+            self.fail("no 503")
+
+
+class MigrationsTest(unittest.TestCase):
+    def test_migrate_applies_each_migration_once(self) -> None:
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder)
+        database = str(folder / "shop.sqlite3")
+        self.assertEqual(db.migrate(database), [name for name, _ in db.MIGRATIONS])
+        self.assertEqual(db.migrate(database), [])
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 import tomllib
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
+from pipelines.config import release_steps
 from pipelines.config.lines import LineFinder, split_toml_error
 from pipelines.config.schema import (
     BLUE_GREEN_REQUIRED,
@@ -173,6 +175,7 @@ class Checker:
         if driver not in DRIVER_SETTINGS:
             choices = ", ".join(map(_quoted, DRIVER_SETTINGS))
             self.fail(where, f'driver "{driver}" is not one of {choices}', key="driver")
+        release_steps.reject_misplaced(table, driver, partial(self.fail, where))
         self.reject_unknown_environment_keys(where, table, driver)
         promote_from = self.string(where, table, "promote_from") or None
         branch = self.string(where, table, "branch", max_length=200)
@@ -290,6 +293,7 @@ class Checker:
                 self.fail(where, f"{key} must not be empty", key=key)
             settings[key] = value
         self.check_strategy(where, settings)
+        release_steps.check_release_steps(settings, partial(self.fail, where))
         if "health_url" in settings:
             # Blue-green checks each slot on its own port: {port} stands for it.
             self.url(

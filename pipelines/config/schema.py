@@ -44,6 +44,11 @@ DRIVER_SETTINGS: dict[str, dict[str, tuple[type, ...]]] = {
     "local": {
         "path": (str,),
         "release_command": (str,),
+        # The release steps (pipelines/config/release_steps.py):
+        "maintenance_on_command": (str,),
+        "backup_command": (str,),
+        "maintenance_off_command": (str,),
+        "backup_timeout": (int, float, str),
         "restart_command": (str,),
         "health_url": (str,),
         "health_timeout": (int, float),
@@ -59,8 +64,20 @@ DRIVER_SETTINGS: dict[str, dict[str, tuple[type, ...]]] = {
         "read_only_on_command": (str,),
         "read_only_off_command": (str,),
     },
-    "script": {"deploy_command": (str,)},
-    "heroku": {"app": (str,), "api_token_env": (str,)},
+    "script": {
+        "deploy_command": (str,),
+        "release_command": (str,),
+        "maintenance_on_command": (str,),
+        "backup_command": (str,),
+        "maintenance_off_command": (str,),
+        "backup_timeout": (int, float, str),
+    },
+    "heroku": {
+        "app": (str,),
+        "api_token_env": (str,),
+        "backup_command": (str,),
+        "backup_timeout": (int, float, str),
+    },
 }
 REQUIRED_SETTINGS = {
     "": (),

@@ -1,7 +1,7 @@
 """Drivers make a release current on a target (docs/deploying.md): a local directory, the
 environment's own script, or a Heroku app."""
 
-from pipelines.drivers.base import STEPS, Driver
+from pipelines.drivers.base import MAINTENANCE_OFF, STEPS, Driver
 from pipelines.runner.context import RunContext
 
 
@@ -23,4 +23,4 @@ def driver_for(ctx: RunContext) -> Driver | None:
     return drivers[name](ctx)
 
 
-__all__ = ["STEPS", "Driver", "driver_for"]
+__all__ = ["MAINTENANCE_OFF", "STEPS", "Driver", "driver_for"]

@@ -4,11 +4,12 @@
     <path>/green/…                                 the green slot (port `green_port`)
     <path>/slots.json                              which slot is live, what each runs
 
-A deployment goes to the idle slot: unpack, release command, start it on its own port,
-health-check it there; only then the read-only command (optional), the switch — the
-upstream file rewritten and nginx reloaded, gracefully — and read-only off. The old slot
-keeps running, so a rollback to what it runs is an instant switch back. A failure before
-the switch leaves traffic where it was; a failed reload puts the old upstream file back.
+A deployment goes to the idle slot: unpack, maintenance on and backup (optional), release
+command, start it on its own port, health-check it there; only then the read-only command
+(optional), the switch — the upstream file rewritten and nginx reloaded, gracefully —
+read-only off, and maintenance off. The old slot keeps running, so a rollback to what it
+runs is an instant switch back. A failure before the switch leaves traffic where it was; a
+failed reload puts the old upstream file back.
 """
 
 import json
@@ -22,7 +23,15 @@ from typing import Any
 
 import requests
 
-from pipelines.drivers.base import HEALTH_CHECK, RELEASE, RELEASE_COMMAND, SWITCH
+from pipelines.drivers.base import (
+    BACKUP,
+    HEALTH_CHECK,
+    MAINTENANCE_OFF,
+    MAINTENANCE_ON,
+    RELEASE,
+    RELEASE_COMMAND,
+    SWITCH,
+)
 from pipelines.drivers.local import CURRENT, LocalDriver, point_current, probe, target_path
 from pipelines.models import Environment
 from pipelines.runner.commands import run_command
@@ -164,17 +173,21 @@ class BlueGreenDriver(LocalDriver):
         self.holds_release = (
             bool(digest) and held.get("digest") == digest and (self.target / CURRENT).is_symlink()
         )
+        if self.holds_release:  # what SLIPWAY_RELEASE_DIR names for every command
+            self.release_dir = self.target / os.readlink(self.target / CURRENT)
         self.read_only = False
         self.upstream_before: str | None = None  # the upstream file before a switch
 
     def steps(self) -> list[str]:
         steps = [] if self.holds_release else [RELEASE]
+        steps += [step for step in (MAINTENANCE_ON, BACKUP) if self.uses_release_step(step)]
         if not self.holds_release and self.settings.get("release_command"):
             steps.append(RELEASE_COMMAND)
         steps += [START, HEALTH_CHECK]
         steps += [READ_ONLY_ON] if self.settings.get("read_only_on_command") else []
         steps.append(SWITCH)
         steps += [READ_ONLY_OFF] if self.settings.get("read_only_off_command") else []
+        steps += [MAINTENANCE_OFF] if self.uses_release_step(MAINTENANCE_OFF) else []
         return steps
 
     def uses(self, step: str) -> bool:
@@ -201,7 +214,6 @@ class BlueGreenDriver(LocalDriver):
     def start_idle_slot(self) -> None:
         held = self.state.slots.get(self.slot, {})
         if self.holds_release:
-            self.release_dir = self.target / os.readlink(self.target / CURRENT)
             self.ctx.note(
                 f"The idle slot {self.slot} still holds {self.ctx.build.short_sha} "
                 f"({held.get('release')}): switching back to it, nothing to unpack."
@@ -290,6 +302,9 @@ class BlueGreenDriver(LocalDriver):
             self.ctx.note(f"Reloading nginx with the old upstream failed too: {exc}.")
 
     # --- helpers ------------------------------------------------------------------------
+    def command_dir(self) -> Path:
+        return self.base  # maintenance and backup concern both slots
+
     def slot_port(self, slot: str) -> int:
         return int(self.settings[f"{slot}_port"])
 

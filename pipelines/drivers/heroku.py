@@ -7,10 +7,11 @@ then PUT to the returned blob URL) and the slug id is kept on the artifact. Ever
 release of the same artifact — promotion to the next app, a rollback — creates a new
 release of that same slug (POST /apps/{app}/releases), like `heroku pipelines:promote`.
 
-Steps: maintenance on (the app's flag), release (the new release), release command (stream
-the release phase's `output_stream_url`, poll the release until it succeeds or fails),
-maintenance off. After a failure the app's maintenance flag is turned off again; Heroku
-keeps running the previous release when a release fails.
+Steps: maintenance on (the app's flag), backup (the environment's `backup_command`, e.g.
+`heroku pg:backups:capture`, when it gives one), release (the new release), release command
+(stream the release phase's `output_stream_url`, poll the release until it succeeds or
+fails), maintenance off. After a failure the runner turns the app's maintenance flag off
+again; Heroku keeps running the previous release when a release fails.
 """
 
 import os
@@ -19,6 +20,7 @@ import requests
 from django.conf import settings
 
 from pipelines.drivers.base import (
+    BACKUP,
     MAINTENANCE_OFF,
     MAINTENANCE_ON,
     RELEASE,
@@ -41,17 +43,14 @@ class HerokuDriver(Driver):
         self.app = self.settings.get("app", "")
         self.api = settings.SLIPWAY_HEROKU_API_URL.rstrip("/")
         self.session = requests.Session()
-        self.in_maintenance = False
         self.heroku_release: dict = {}
 
     def uses(self, step: str) -> bool:
+        if step == BACKUP:
+            return self.uses_release_step(step)
         return step in (MAINTENANCE_ON, RELEASE, RELEASE_COMMAND, MAINTENANCE_OFF)
 
-    # --- steps --------------------------------------------------------------------------
-    def maintenance_on(self) -> None:
-        self.ctx.record_intent(maintenance=True)
-        self.set_maintenance(True)
-
+    # --- steps (maintenance on/off and backup: pipelines/drivers/base.py) ---------------
     def release(self) -> None:
         slug_id = self.slug_for(self.ctx.release.artifact)
         self.ctx.record_intent(release=self.description())
@@ -82,19 +81,9 @@ class HerokuDriver(Driver):
             )
         self.ctx.note(f"Heroku release v{version} of {self.app} succeeded.")
 
-    def maintenance_off(self) -> None:
-        self.set_maintenance(False)
-
-    def recover(self) -> None:
-        if self.in_maintenance:
-            try:
-                self.set_maintenance(False)
-            except StepFailed as exc:
-                self.ctx.note(f"Turning maintenance off failed too: {exc}.")
-
     def settle(self) -> tuple[bool, str]:
-        """Find the release the dead runner may have created (by its description), wait for
-        it to end, and turn maintenance off if the runner turned it on."""
+        """Find the release the dead runner may have created (by its description) and wait
+        for it to end (the runner turns maintenance off after, if it was turned on)."""
         label = self.ctx.release.label
         confirmed, what = False, f"interrupted before the Heroku release; {self.still_serves()}"
         if self.ctx.intent.get("release"):
@@ -112,9 +101,6 @@ class HerokuDriver(Driver):
                     what = (
                         f"interrupted after the Heroku release, which failed; {self.still_serves()}"
                     )
-        if self.ctx.intent.get("maintenance"):
-            self.in_maintenance = True
-            self.recover()
         return confirmed, what
 
     def find_release(self, description: str) -> dict | None:
@@ -127,7 +113,6 @@ class HerokuDriver(Driver):
     # --- the API ------------------------------------------------------------------------
     def set_maintenance(self, on: bool) -> None:
         self.call("PATCH", f"/apps/{self.app}", json={"maintenance": on})
-        self.in_maintenance = on
         self.ctx.note(f"Maintenance mode of {self.app} is {'on' if on else 'off'}.")
 
     def slug_for(self, artifact: Artifact | None) -> str:

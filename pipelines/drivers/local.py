@@ -3,10 +3,14 @@
     <path>/releases/v1/, v2/, …   one unpacked artifact per release
     <path>/current -> releases/v2  what serves; switched atomically
 
-Steps: release (unpack into releases/<version>/), release command (run there, before it
-serves), switch (`current` to the new release, then the restart command), health check
-(poll `health_url` until it reports the commit). A failure up to and including the switch
-or the health check puts `current` back and restarts the previous release.
+Steps: release (unpack into releases/<version>/), maintenance on, backup, release command
+(run in the new release, before it serves), switch (`current` to the new release, then the
+restart command), health check (poll `health_url` until it reports the commit), maintenance
+off. Unpacking comes first because it touches nothing that serves: the maintenance window
+stays short, and a broken artifact fails before anyone sees a maintenance page. Maintenance
+ends last, so people come back to a release that passed its health check
+(docs/deploying.md, "Release steps"). A failure up to and including the switch or the
+health check puts `current` back and restarts the previous release.
 """
 
 import os
@@ -19,7 +23,16 @@ from pathlib import Path
 import requests
 from django.conf import settings
 
-from pipelines.drivers.base import HEALTH_CHECK, RELEASE, RELEASE_COMMAND, SWITCH, Driver
+from pipelines.drivers.base import (
+    BACKUP,
+    HEALTH_CHECK,
+    MAINTENANCE_OFF,
+    MAINTENANCE_ON,
+    RELEASE,
+    RELEASE_COMMAND,
+    SWITCH,
+    Driver,
+)
 from pipelines.drivers.unpack import safe_unpack
 from pipelines.runner.commands import run_command
 from pipelines.runner.context import RunContext, StepFailed
@@ -38,18 +51,32 @@ class LocalDriver(Driver):
         self.previous: str | None = None  # where `current` pointed before the switch
         self.switched = False
 
+    # The order of the local driver's steps (the module's docstring says why).
+    ORDER = (
+        RELEASE,
+        MAINTENANCE_ON,
+        BACKUP,
+        RELEASE_COMMAND,
+        SWITCH,
+        HEALTH_CHECK,
+        MAINTENANCE_OFF,
+    )
+
+    def steps(self) -> list[str]:
+        return [step for step in self.ORDER if self.uses(step)]
+
     def uses(self, step: str) -> bool:
         return {
             RELEASE: True,
             RELEASE_COMMAND: bool(self.settings.get("release_command")),
             SWITCH: True,
             HEALTH_CHECK: bool(self.settings.get("health_url")),
-        }.get(step, False)
+        }.get(step, False) or self.uses_release_step(step)
 
     def step_timeout(self, step: str) -> float | None:
         if step == HEALTH_CHECK:
             return self.health_timeout() + 30
-        return None
+        return super().step_timeout(step)
 
     # --- steps --------------------------------------------------------------------------
     def release(self) -> None:
@@ -180,6 +207,12 @@ class LocalDriver(Driver):
         command = self.settings.get("restart_command")
         if command:
             run_command(self.ctx, command, cwd=self.target, env=self.env(release_dir))
+
+    def command_dir(self) -> Path:
+        return self.target
+
+    def command_env(self) -> dict[str, str]:
+        return self.env()
 
     def env(self, release_dir: Path | None = None) -> dict[str, str]:
         return self.ctx.command_env(

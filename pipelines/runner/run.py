@@ -14,7 +14,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from pipelines import audit
-from pipelines.drivers import Driver, driver_for
+from pipelines.drivers import MAINTENANCE_OFF, Driver, driver_for
 from pipelines.live import publish_after_commit, publish_deployment, publish_log
 from pipelines.logs import append_log
 from pipelines.models import (
@@ -106,8 +106,11 @@ def execute(ctx: RunContext) -> Outcome:
             logger.exception("deployment %s: %s could not be recorded", ctx.deployment.pk, step)
             outcome = DeploymentStatus.FAILED, f"{step.name} failed: {type(exc).__name__}: {exc}"
         if outcome is not None:
-            skip(steps[index + 1 :])
+            still_due = [s for s in steps[index + 1 :] if driver.runs_after_failure(s.name)]
+            skip([s for s in steps[index + 1 :] if s not in still_due])
             recover(ctx, driver)
+            for step in still_due:  # maintenance off, once the previous release is back
+                run_after_failure(ctx, driver, step)
             return outcome
     return DeploymentStatus.SUCCEEDED, ""
 
@@ -149,6 +152,20 @@ def recover(ctx: RunContext, driver: Driver) -> None:
     except Exception as exc:
         logger.exception("deployment %s: recovery failed", ctx.deployment.pk)
         ctx.log.system(f"Putting the previous release back failed: {exc}")
+
+
+def run_after_failure(ctx: RunContext, driver: Driver, step: DeploymentStep) -> None:
+    """A step that runs however the deployment ends (maintenance off): with its own row,
+    time limit and log; a cancel request does not stop it, and its failure only adds to
+    the log (the deployment's outcome stays the first failure)."""
+    ctx.recovering = True
+    try:
+        run_step(ctx, driver, step)
+    except LostClaim:
+        raise
+    except Exception as exc:
+        logger.exception("deployment %s: %s failed", ctx.deployment.pk, step.name)
+        ctx.log.system(f"{step.name} failed too: {exc}")
 
 
 def create_steps(deployment: Deployment, names: list[str]) -> list[DeploymentStep]:
@@ -232,18 +249,42 @@ def record_end(ctx: RunContext, status: str, error: str) -> None:
 
 
 def settle_target(ctx: RunContext) -> tuple[bool, str]:
-    """(the new release is confirmed, what was done) — from the driver, which knows how."""
+    """(the new release is confirmed, what was done) — from the driver, which knows how;
+    then maintenance off if the dead runner had turned it on, whatever settling found."""
+    driver = None
     try:
         driver = driver_for(ctx)
         if driver is None:
             return False, ""
-        return driver.settle()
+        confirmed, what = driver.settle()
     except LostClaim:
         raise
     except Exception as exc:
         logger.exception("deployment %s: settling failed", ctx.deployment.pk)
         ctx.log.system(f"Settling the target failed: {type(exc).__name__}: {exc}")
-        return False, f"settling the target failed ({exc}); check it by hand"
+        confirmed, what = False, f"settling the target failed ({exc}); check it by hand"
+    if driver is not None and ctx.intent.get("maintenance"):
+        done = end_maintenance_of_dead_runner(ctx, driver)
+        what = f"{what}; {done}" if what else done
+    return confirmed, what
+
+
+def end_maintenance_of_dead_runner(ctx: RunContext, driver: Driver) -> str:
+    """Maintenance off, on the step row the dead runner made for it; the settle phrase."""
+    driver.in_maintenance = True
+    step = ctx.deployment.steps.filter(name=MAINTENANCE_OFF).first()
+    ctx.start_step(driver.step_timeout(MAINTENANCE_OFF))
+    if step is None:  # a row-less deployment (made before the step existed): still do it
+        try:
+            driver.maintenance_off()
+        except (StepFailed, DatabaseAway) as exc:
+            ctx.log.system(f"✖ maintenance off failed: {exc}")
+            return f"turning maintenance off failed ({exc}); check it by hand"
+        return "maintenance turned off"
+    run_after_failure(ctx, driver, step)
+    if step.status == StepStatus.SUCCEEDED:
+        return "maintenance turned off"
+    return "turning maintenance off failed; check it by hand"
 
 
 def end_queued(deployment: Deployment, now: datetime, error: str) -> bool:
