@@ -36,9 +36,7 @@ def migrate(database: str) -> list[str]:
                 continue
             with db:
                 db.execute(statement)
-                db.execute(
-                    "INSERT INTO migration VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))", (name,)
-                )
+                db.execute("INSERT INTO migration VALUES (?, datetime('now'))", (name,))
             print(f"Applied {name}", flush=True)
             applied_now.append(name)
     if not applied_now:
