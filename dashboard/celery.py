@@ -12,3 +12,4 @@ app.autodiscover_tasks(["pipelines.runner"])  # pipelines/runner/tasks.py
 app.autodiscover_tasks(["pipelines"], related_name="notifications")  # deliver_notification
 app.autodiscover_tasks(["pipelines"], related_name="probe")  # probe_environments (beat)
 app.autodiscover_tasks(["pipelines"], related_name="retention")  # prune
+app.autodiscover_tasks(["pipelines"], related_name="thaw")  # thaw_frozen (beat)

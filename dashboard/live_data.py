@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from dashboard.deployment_status import status_html
 from dashboard.partials import CARD, FREEZE_BANNER, HOP, PANEL
 from pipelines.board import environment_cards
+from pipelines.freezes import outlook
 from pipelines.locks import freeze_of
 from pipelines.models import Deployment, LogLine, Pipeline
 from pipelines.roles import User, can_view, roles_of
@@ -98,7 +99,8 @@ def board_frame(pipeline: Pipeline, user: User) -> str:
     """Every live part of the board (the freeze banner, each card, each promotion between
     two environments and its panel), for this user, as out-of-band swaps."""
     context = {"pipeline": pipeline, "user": user, "roles": roles_of(user), "oob": True}
-    parts = [render_to_string(FREEZE_BANNER, {**context, "freeze": freeze_of(pipeline)})]
+    banner = {**context, "freeze": freeze_of(pipeline), "scheduled": outlook(pipeline)}
+    parts = [render_to_string(FREEZE_BANNER, banner)]
     for card in environment_cards(pipeline):
         parts.append(render_to_string(CARD, {**context, "card": card}))
         if card.environment.promote_from_id:

@@ -257,6 +257,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = SLIPWAY_MAX_BODY_BYTES
 SLIPWAY_HEROKU_API_URL = os.environ.get("SLIPWAY_HEROKU_API_URL", "https://api.heroku.com")
 # How often the drift probe looks for environments due a check (each has its probe_interval).
 SLIPWAY_PROBE_TICK_SECONDS = env_seconds("SLIPWAY_PROBE_TICK_SECONDS", 5)
+# How often the end of a freeze window is looked for (pipelines/thaw.py): the auto-deploys
+# that waited for it go within this many seconds.
+SLIPWAY_FREEZE_TICK_SECONDS = env_seconds("SLIPWAY_FREEZE_TICK_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-deployments": {
         "task": "pipelines.reap_stale_deployments",
@@ -265,6 +268,10 @@ CELERY_BEAT_SCHEDULE = {
     "probe-environments": {
         "task": "pipelines.probe_environments",
         "schedule": SLIPWAY_PROBE_TICK_SECONDS,
+    },
+    "thaw-frozen": {
+        "task": "pipelines.thaw_frozen",
+        "schedule": SLIPWAY_FREEZE_TICK_SECONDS,
     },
 }
 # Retention (`python manage.py prune`, pipelines/retention.py).

@@ -9,7 +9,7 @@ class PipelinesConfig(AppConfig):
     def ready(self) -> None:
         # Who listens to what, in one place: lower layers announce, the use-cases above
         # them listen, so nothing imports upwards (docs/architecture.md, "Layers").
-        from pipelines import deploys, notifications, probe, receipts
+        from pipelines import deploys, notifications, probe, receipts, thaw
         from pipelines.models import AuditEvent
         from pipelines.runner import dispatch, embedded
         from pipelines.runner.signals import deployment_ended, deployment_orphaned
@@ -20,3 +20,5 @@ class PipelinesConfig(AppConfig):
         post_save.connect(notifications.audit_recorded, sender=AuditEvent, dispatch_uid="news")
         # The drift probe's tick in the embedded mode (Celery beat's schedule in production).
         embedded.run_periodically("SLIPWAY_PROBE_TICK_SECONDS", probe.probe_due_environments)
+        # …and the end of freeze windows (pipelines/thaw.py).
+        embedded.run_periodically("SLIPWAY_FREEZE_TICK_SECONDS", thaw.thaw)

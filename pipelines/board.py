@@ -8,6 +8,8 @@ from django.db.models.functions import Coalesce
 
 from pipelines.checklist import ChecklistState, active_items_with_latest_signoff, evaluate
 from pipelines.drivers.blue_green import Slot, slots_of
+from pipelines.freeze_windows import Window
+from pipelines.freezes import window_on
 from pipelines.models import (
     Build,
     ChecklistItem,
@@ -56,6 +58,8 @@ class EnvironmentCard:
     settled: Deployment | None = None
     # The newest deployment that has ended (a failed one leaves the release before it serving).
     last_deployment: Deployment | None = None
+    # The scheduled freeze window holding here now ([[pipeline.freezes]], pipelines/freezes.py).
+    freeze_window: Window | None = None
 
     @property
     def build(self) -> Build | None:
@@ -71,6 +75,8 @@ class EnvironmentCard:
             return "failed"
         if self.lock:
             return "locked" if self.lock.environment_id else "frozen"
+        if self.freeze_window:
+            return "frozen"
         return "healthy" if self.release else "empty"
 
     @property
@@ -168,6 +174,7 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
                 held=held_builds(env) if env.pinned_at else [],
                 settled=settled.get(env.pk),
                 last_deployment=last.get(env.last_deployment_id),
+                freeze_window=window_on(env),
             )
         )
     releases = {card.environment.pk: card.release for card in cards}

@@ -16,11 +16,12 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from pipelines import audit, locks, pins
+from pipelines import audit, freezes, locks, pins
 from pipelines.errors import (
     BrokerUnavailable,
     Conflict,
     DeploymentRunning,
+    EnvironmentFrozen,
     EnvironmentLocked,
     InvalidInput,
     NotFound,
@@ -56,12 +57,15 @@ def request_deployment(
     by: AbstractBaseUser | None = None,
     description: str = "",
     bypass_reason: str = "",
+    break_glass: str = "",
 ) -> Deployment:
     """Queue a deployment of `build`'s artifact to `environment` as its next release.
 
     Refuses (DeploymentRunning) while another deployment of the environment
     is queued or running, naming it. `bypass_reason` marks a lead's break-glass deploy to a
-    guarded environment: it is audited and announced as "checklist bypassed".
+    guarded environment: it is audited and announced as "checklist bypassed". Inside a
+    scheduled freeze window it refuses (EnvironmentFrozen) unless a lead gives a
+    `break_glass` reason, audited and announced as "freeze bypassed" (pipelines/freezes.py).
     """
     if environment.driver and build.artifact_id is None:
         raise InvalidInput(
@@ -75,6 +79,7 @@ def request_deployment(
     with transaction.atomic():
         env = Environment.objects.select_for_update().get(pk=environment.pk)
         locks.check_unlocked(env)
+        window = freezes.check_not_frozen(env, by=by, reason=break_glass)
         running = env.deployments.filter(status__in=ACTIVE_STATUSES).first()
         if running is not None:
             raise DeploymentRunning(
@@ -114,6 +119,11 @@ def request_deployment(
                 sha=build.sha,
                 reason=bypass_reason,
             )
+        if window is not None:
+            what = f"{release.label} of {build.short_sha}, {release.description}"
+            freezes.record_bypass(
+                env, window, by=by, reason=break_glass, deployment=deployment, what=what
+            )
         transaction.on_commit(lambda: dispatch.start_deployment(deployment.pk))
     return deployment
 
@@ -134,7 +144,8 @@ def auto_deploy(build: Build) -> list[Deployment]:
 
 
 def deploy_waiting_build(environment_id: int) -> Deployment | None:
-    """After a deployment of an environment ended: auto-deploy the build that waited for it."""
+    """Auto-deploy the build that waited: after a deployment of the environment ended, or
+    once the freeze window it waited for is over (pipelines/thaw.py)."""
     with transaction.atomic():
         env = Environment.objects.select_for_update().get(pk=environment_id)
         build = env.waiting_build
@@ -152,7 +163,7 @@ def deploy_waiting_build_after(sender, deployment: Deployment, **kwargs) -> None
 
 def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
     """Once per build and environment; None when it waits, was skipped or went already."""
-    if env.releases.filter(build=build, cause=ReleaseCause.AUTO_DEPLOY).exists():
+    if _auto_deployed(env).filter(build=build).exists():
         return None
     if env.is_guarded():  # only promotion reaches it; the loader refuses such a branch too
         why = f"{env.name} has a checklist: only promotion deploys there, never a branch"
@@ -174,7 +185,11 @@ def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
             env, build, cause=ReleaseCause.AUTO_DEPLOY, description=f"auto-deploy of {build.branch}"
         )
     except DeploymentRunning as exc:
-        _wait_for_running_deployment(env, build, exc)
+        running = exc.details.get("deployment")
+        _wait(env, build, f"deployment #{running}", deployment=running)
+    except EnvironmentFrozen as exc:  # a freeze window: it deploys when the window ends
+        window = exc.details["window"]
+        _wait(env, build, f"the freeze ({window['reason']}) to end at {window['end']}")
     except EnvironmentLocked as exc:  # a lock stops auto-deploys quietly, not CI's request
         log.info("auto-deploy of %s to %s skipped: %s", build.sha, env, exc.message)
         audit.record(
@@ -187,7 +202,15 @@ def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
     return None
 
 
-def _wait_for_running_deployment(env: Environment, build: Build, exc: DeploymentRunning) -> None:
+def _auto_deployed(env: Environment):
+    """The releases auto-deploy made here (one the runner refused for a freeze is not one)."""
+    return env.releases.filter(cause=ReleaseCause.AUTO_DEPLOY).exclude(
+        deployment__refused_by_freeze=True
+    )
+
+
+def _wait(env: Environment, build: Build, what: str, *, deployment: int | None = None) -> None:
+    """Make `build` the environment's waiting build (unless a newer one waits or went)."""
     with transaction.atomic():
         env = (
             Environment.objects.select_for_update(of=("self",))
@@ -195,28 +218,26 @@ def _wait_for_running_deployment(env: Environment, build: Build, exc: Deployment
             .get(pk=env.pk)
         )
         waiting = env.waiting_build
-        if waiting is not None and (waiting.created_at, waiting.pk) > (build.created_at, build.pk):
-            return  # a newer build waits already
-        newer = env.releases.filter(
-            cause=ReleaseCause.AUTO_DEPLOY, build__created_at__gt=build.created_at
-        )
+        if waiting is not None and (waiting.created_at, waiting.pk) >= (build.created_at, build.pk):
+            return  # a newer build waits already (or this very one, posted again)
+        newer = _auto_deployed(env).filter(build__created_at__gt=build.created_at)
         if newer.exists():
             return  # CI re-posted an old build: a newer one is deploying or deployed
         env.waiting_build = build
         env.save(update_fields=["waiting_build"])
-        running = exc.details.get("deployment")
         audit.record(
             "auto_deploy_waiting",
-            f"auto-deploy of {build.short_sha} to {env.name} waits for deployment #{running}"
+            f"auto-deploy of {build.short_sha} to {env.name} waits for {what}"
             + (f" (instead of {waiting.short_sha})" if waiting is not None else ""),
             pipeline=build.pipeline,
             environment=env,
             sha=build.sha,
-            deployment=running,
+            deployment=deployment,
         )
         publish_after_commit(publish_board, env.pipeline_id)
     # The running one may have ended while this was decided: then nobody else will start it.
-    if not env.deployments.filter(status__in=ACTIVE_STATUSES).exists():
+    # (A freeze window that ended meanwhile: pipelines/thaw.py's next tick starts it.)
+    if deployment is not None and not env.deployments.filter(status__in=ACTIVE_STATUSES).exists():
         deploy_waiting_build(env.pk)
 
 
@@ -228,7 +249,8 @@ def deploy_build(
     To a guarded environment it is break-glass: `reason` is required (docs/security.md).
     """
     _check_may_deploy(environment, by)
-    bypass_reason = _bypass_reason(environment, by, reason, "deploy to")
+    reason = clean_reason(reason)
+    bypass_reason = _bypass_reason(environment, reason, "deploy to")
     if build.pipeline_id != environment.pipeline_id:
         raise InvalidInput(f"Build {build.short_sha} belongs to another pipeline.", field="sha")
     if build.artifact_id is None:
@@ -246,6 +268,7 @@ def deploy_build(
         if bypass_reason
         else f"manual deploy by {by.get_username()}",
         bypass_reason=bypass_reason,
+        break_glass=reason,
     )
 
 
@@ -262,7 +285,8 @@ def rollback(
             f"{by.get_username()} may not roll back {environment.name}: that takes the lead role."
         )
     number = parse_version(version)
-    bypass_reason = _bypass_reason(environment, by, reason, "roll back")
+    reason = clean_reason(reason)
+    bypass_reason = _bypass_reason(environment, reason, "roll back")
     earlier = (
         environment.releases.select_related("build")
         .filter(version=number, deployed_at__isnull=False)
@@ -285,6 +309,7 @@ def rollback(
             by=by,
             description=_described(f"rollback to v{number}", by, bypass_reason),
             bypass_reason=bypass_reason,
+            break_glass=reason,
         )
         pins.pin(environment, by=by, reason=f"rolled back to v{number}")
     return deployment
@@ -379,21 +404,27 @@ def parse_version(value: str | int) -> int:
     return int(text)
 
 
-def _bypass_reason(environment: Environment, by: AbstractBaseUser, reason: str, what: str) -> str:
+def clean_reason(reason: str | None) -> str:
+    """A break-glass reason as kept: one line, at most MAX_REASON_CHARS. The same rule for
+    going around a checklist and for deploying inside a freeze window (pipelines/freezes.py)."""
+    reason = " ".join((reason or "").split())
+    if len(reason) > MAX_REASON_CHARS:
+        raise InvalidInput(
+            f"The reason is longer than {MAX_REASON_CHARS} characters.", field="reason"
+        )
+    return reason
+
+
+def _bypass_reason(environment: Environment, reason: str, what: str) -> str:
     """The break-glass reason a manual deploy or rollback to a guarded environment needs;
     "" for an environment without a checklist."""
     if not environment.is_guarded():
         return ""
-    reason = " ".join((reason or "").split())
     if not reason:
         raise InvalidInput(
             f"To {what} {environment.name} goes around its checklist: give a reason "
             "(it is shown on the board, kept in the audit log and announced).",
             field="reason",
-        )
-    if len(reason) > MAX_REASON_CHARS:
-        raise InvalidInput(
-            f"The reason is longer than {MAX_REASON_CHARS} characters.", field="reason"
         )
     return reason
 

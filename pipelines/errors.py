@@ -106,3 +106,10 @@ class ReceiptNotReady(Conflict):
     """A promotion's receipt is issued once its deployment has ended."""
 
     code = "receipt_not_ready"
+
+
+class EnvironmentFrozen(SlipwayError):
+    """A scheduled freeze window holds (pipelines/freezes.py); details['window'] says which."""
+
+    code = "frozen"
+    http_status = 423

@@ -9,7 +9,8 @@ Events: deployment.started (requested), deployment.succeeded, deployment.failed 
 interrupted), promotion.done (a promotion's deployment succeeded; sent instead of
 deployment.succeeded), probe.changed (the drift probe: ok, drift or unreachable) and
 checklist.bypassed (a lead's break-glass deploy or rollback to an environment with a
-checklist, with its reason). Payloads:
+checklist, with its reason) and freeze.bypassed (a lead's deploy, rollback or promotion
+inside a scheduled freeze window, with its reason and the window). Payloads:
 - slack: `{"text": …}`, as Slack's incoming webhooks take it;
 - webhook: `{"event", "text", "pipeline", "environment", "deployment", …}` with
   `X-Slipway-Event: <event>` and `X-Slipway-Timestamp: <unix seconds>`; under the secret in
@@ -58,6 +59,7 @@ AUDIT_ACTIONS = {
     "deployment_interrupted": "deployment.failed",
     "probe_changed": "probe.changed",
     "checklist_bypassed": "checklist.bypassed",
+    "freeze_bypassed": "freeze.bypassed",
 }
 
 Target = dict[str, str]
@@ -95,6 +97,8 @@ def audit_recorded(sender, instance: AuditEvent, created: bool, **kwargs) -> Non
     payload = payload_for(
         name, pipeline.name, deployment, promotion, reason=event.data.get("reason", "")
     )
+    if name == "freeze.bypassed":
+        payload["window"] = event.data.get("window")
     send(pipeline.notifications, payload)
 
 
@@ -112,6 +116,9 @@ def payload_for(
     what = f"{release.label} of {build.short_sha}"
     texts = {
         "checklist.bypassed": f"{pipeline}: checklist of {env.name} bypassed by "
+        f"{by.get_username() if by else '?'} because {reason}: deploying {what} "
+        f"({release.description})",
+        "freeze.bypassed": f"{pipeline}: freeze of {env.name} broken by "
         f"{by.get_username() if by else '?'} because {reason}: deploying {what} "
         f"({release.description})",
         "deployment.started": f"{pipeline}: deploying {what} to {env.name} ({release.description})",

@@ -8,8 +8,8 @@ PostgreSQL, the IMMEDIATE write lock on SQLite).
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from pipelines import audit, checklist, locks
-from pipelines.deploys import request_deployment
+from pipelines import audit, checklist, freezes, locks
+from pipelines.deploys import clean_reason, request_deployment
 from pipelines.errors import (
     CandidateChanged,
     ChecklistIncomplete,
@@ -31,10 +31,13 @@ def promote(
     *,
     by: AbstractBaseUser,
     digest: str | None = None,
+    reason: str = "",
 ) -> Deployment:
     """Deploy `source`'s current artifact to `target` once its checklist is complete.
 
     `digest` pins the artifact the lead saw: if `source` changed since, nothing happens.
+    Inside a scheduled freeze window it is refused unless the lead gives a break-glass
+    `reason` (pipelines/freezes.py).
     """
     if not can_lead(by):
         raise PermissionDenied("Only a team lead may promote.")
@@ -45,6 +48,7 @@ def promote(
         raise InvalidInput(
             f"{target.name} is promoted from {upstream}, not from {source.name}.", field="from"
         )
+    reason = clean_reason(reason)
     with transaction.atomic():
         # Serialises promotions (and deploys) of the target: the second click waits here.
         target = (
@@ -53,6 +57,8 @@ def promote(
             .get(pk=target.pk)
         )
         locks.check_unlocked(target)
+        # The window first, before what else is missing: request_deployment asks it again.
+        freezes.check_not_frozen(target, by=by, reason=reason)
         _refuse_while_deploying(target)
         candidate = checklist.candidate_of(target)
         if candidate is None or candidate.artifact is None:
@@ -85,6 +91,7 @@ def promote(
             cause=ReleaseCause.PROMOTION,
             by=by,
             description=f"promotion from {source.name}",
+            break_glass=reason,
         )
         promotion = Promotion.objects.create(
             source=source,

@@ -25,7 +25,7 @@ BAD_FILES = {
         ("repository_url =", "repository ="),
         3,
         '[pipeline]: unknown key "repository" '
-        "(allowed: name, repository_url, notifications, public_badges)",
+        "(allowed: name, repository_url, notifications, public_badges, freezes)",
         "repository",
     ),
     "unknown_environment_key": (

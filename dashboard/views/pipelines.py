@@ -3,6 +3,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from dashboard.access import viewer_required
 from pipelines.board import environment_cards
+from pipelines.freezes import outlook
 from pipelines.locks import freeze_of
 from pipelines.models import Pipeline
 from pipelines.roles import SIGNER_ROLES, Role, roles_of
@@ -26,6 +27,7 @@ def board(request: HttpRequest, pipeline: str) -> HttpResponse:
         "cards": cards,
         "roles": roles,
         "freeze": freeze_of(pipeline),
+        "scheduled": outlook(pipeline),
         # Sales, support and QA come to sign: their sign-off comes first (a lead's to look).
         "signer_first": bool(roles & SIGNER_ROLES) and Role.LEAD not in roles,
     }

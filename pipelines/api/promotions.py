@@ -20,7 +20,7 @@ from pipelines.receipts import receipt_path
 def promotions(request: HttpRequest, pipeline: str) -> JsonResponse:
     found = get_pipeline(pipeline)
     data = json_object(request)
-    check_fields(data, allowed=("from", "to", "digest"), required=("from", "to"))
+    check_fields(data, allowed=("from", "to", "digest", "reason"), required=("from", "to"))
     source = _named(found, data["from"], field="from")
     target = _named(found, data["to"], field="to")
     digest = data.get("digest")
@@ -28,7 +28,11 @@ def promotions(request: HttpRequest, pipeline: str) -> JsonResponse:
         raise InvalidInput(
             "digest must be 'sha256:' followed by 64 lowercase hex characters.", field="digest"
         )
-    deployment = promote(found, source, target, by=request.user, digest=digest)
+    reason = data.get("reason", "")
+    if not isinstance(reason, str):
+        raise InvalidInput("reason must be a string.", field="reason")
+    # A reason only counts inside a freeze window: a lead's break-glass (docs/freezes.md).
+    deployment = promote(found, source, target, by=request.user, digest=digest, reason=reason)
     return JsonResponse(promotion_json(deployment), status=202)
 
 

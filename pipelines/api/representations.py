@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from pipelines.board import EnvironmentCard
+from pipelines.freezes import outlook
 from pipelines.models import Artifact, Build, Deployment, Lock, Pipeline, Probe, Release
 
 
@@ -49,7 +50,12 @@ def pipeline_summary_json(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def pipeline_json(pipeline: Pipeline, cards: list[EnvironmentCard]) -> dict[str, Any]:
-    return {**pipeline_summary_json(pipeline), "environments": [_card_json(c) for c in cards]}
+    return {
+        **pipeline_summary_json(pipeline),
+        # The scheduled freeze window holding now (on any environment) and the next one.
+        "freeze": outlook(pipeline).as_data(),
+        "environments": [_card_json(c) for c in cards],
+    }
 
 
 def _card_json(card: EnvironmentCard) -> dict[str, Any]:
@@ -64,6 +70,7 @@ def _card_json(card: EnvironmentCard) -> dict[str, Any]:
         "deployment": _deployment_json(card.active_deployment),
         "lock": _lock_json(card.lock),
         "pin": _pin_json(card),
+        "frozen": card.freeze_window.as_data() if card.freeze_window else None,
         "checklist": [
             {
                 "key": item.key,

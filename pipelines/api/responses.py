@@ -29,6 +29,8 @@ def response_for_error(exc: SlipwayError) -> JsonResponse:
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     return {
-        key: value if isinstance(value, (str, int, float, bool, list, type(None))) else str(value)
+        key: value
+        if isinstance(value, (str, int, float, bool, list, dict, type(None)))
+        else str(value)
         for key, value in details.items()
     }

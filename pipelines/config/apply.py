@@ -104,6 +104,7 @@ def apply_pipeline(config: PipelineConfig) -> LoadReport:
         values = {"repository_url": config.repository_url}
         values["notifications"] = [dict(target) for target in config.notifications]
         values["public_badges"] = config.public_badges
+        values["freezes"] = [dict(rule) for rule in config.freezes]
         if _assign(pipeline, **values):
             report.pipeline_updated = True
             pipeline.save()

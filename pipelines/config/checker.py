@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
 from pipelines.config import release_steps
+from pipelines.config.freezes import check_freezes
 from pipelines.config.lines import LineFinder, split_toml_error
 from pipelines.config.schema import (
     BLUE_GREEN_REQUIRED,
@@ -84,13 +85,17 @@ class Checker:
         self.reject_unknown(where, pipeline, PIPELINE_KEYS)
         name = self.slug(where, pipeline, "name")
         repository_url = self.url(where, pipeline, "repository_url")
+        environments = self.environments(data.get("environments"))
         return PipelineConfig(
             source=self.source,
             name=name,
             repository_url=repository_url,
-            environments=self.environments(data.get("environments")),
+            environments=environments,
             notifications=self.notifications(pipeline.get("notifications", [])),
             public_badges=self.boolean(where, pipeline, "public_badges"),
+            freezes=check_freezes(
+                self, pipeline.get("freezes", []), [env.name for env in environments]
+            ),
         )
 
     def notifications(self, tables: Any) -> tuple[dict[str, str], ...]:

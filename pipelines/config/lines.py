@@ -29,6 +29,7 @@ class LineFinder:
         section: tuple = ()
         env = -1
         counts: dict[str, int] = {}  # [[environments.checklist]] / .flags seen in this one
+        freezes = -1  # [[pipeline.freezes]] seen
         for number, line in enumerate(text.splitlines(), start=1):
             header = HEADER_RE.match(line)
             if header:
@@ -46,6 +47,9 @@ class LineFinder:
                     )
                 elif parts[0] == "environments":
                     section, parent = ("other",), ("environments", env)
+                elif parts == ["pipeline", "freezes"]:
+                    freezes += 1 if is_array else 0
+                    section, parent = ("pipeline", "freezes", freezes), ("pipeline",)
                 elif parts[0] == "pipeline":
                     section = ("pipeline",) if len(parts) == 1 else ("other",)
                     parent = () if len(parts) == 1 else ("pipeline",)

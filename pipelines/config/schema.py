@@ -11,7 +11,7 @@ SLUG_RE = re.compile(r"[-a-zA-Z0-9_]+")
 ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ROOT_KEYS = ("pipeline", "environments")
-PIPELINE_KEYS = ("name", "repository_url", "notifications", "public_badges")
+PIPELINE_KEYS = ("name", "repository_url", "notifications", "public_badges", "freezes")
 # [[pipeline.notifications]]: kind → the keys it takes (pipelines/notifications.py sends them).
 NOTIFICATION_KEYS = {
     "slack": ("kind", "url"),
@@ -143,3 +143,5 @@ class PipelineConfig:
     environments: tuple[EnvironmentConfig, ...]
     notifications: tuple[dict[str, str], ...] = ()
     public_badges: bool = False
+    # [[pipeline.freezes]], checked (pipelines/config/freezes.py) as Pipeline.freezes keeps them.
+    freezes: tuple[dict[str, Any], ...] = ()

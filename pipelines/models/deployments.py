@@ -45,6 +45,11 @@ class Deployment(models.Model):
     # The highest LogLine.seq written so far; seqs are handed out from here.
     last_seq = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # A lead's reason for deploying inside a scheduled freeze window (break-glass): the
+    # runner starts it even though the environment is frozen (pipelines/freezes.py).
+    freeze_bypass_reason = models.CharField(max_length=200, blank=True)
+    # Not started: a freeze window began after it was queued (an auto-deploy then waits).
+    refused_by_freeze = models.BooleanField(default=False)
     # Error lines of the log, found as they are written (pipelines/logs.py), so that no
     # page scans a million-line log for them.
     error_count = models.PositiveIntegerField(default=0)

@@ -13,6 +13,9 @@ class Pipeline(models.Model):
     notifications = models.JSONField(default=list, blank=True)
     # Status badges (and the cctray feed) of this pipeline may be read without logging in.
     public_badges = models.BooleanField(default=False)
+    # Scheduled freeze windows: [[pipeline.freezes]] as pipelines/config/freezes.py checked
+    # them; pipelines/freeze_windows.py says when they hold.
+    freezes = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

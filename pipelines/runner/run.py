@@ -27,6 +27,7 @@ from pipelines.models import (
 )
 from pipelines.runner.context import Cancelled, LostClaim, RunContext, StepFailed
 from pipelines.runner.database import DatabaseAway, retrying
+from pipelines.runner.freeze_gate import refuse_if_frozen
 from pipelines.runner.heartbeat import new_runner_id
 from pipelines.runner.signals import announce_end
 
@@ -36,8 +37,9 @@ Outcome = tuple[str, str]  # (deployment status, error)
 
 
 def run_deployment(deployment_id: int) -> Deployment | None:
-    """Run a queued deployment. Returns None when it was not queued (someone else has it)."""
-    if not claim(deployment_id, new_runner_id()):
+    """Run a queued deployment. Returns None when it was not queued (someone else has it)
+    or a freeze window now holds its environment (it ends, refused: runner/freeze_gate.py)."""
+    if refuse_if_frozen(deployment_id) or not claim(deployment_id, new_runner_id()):
         return None
     deployment = load(deployment_id)
     publish_after_commit(publish_deployment, deployment)
