@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipelines', '0020_deployment_faults'),
+        ('pipelines', '0021_audit_checkpoint'),
     ]
 
     operations = [
