@@ -24,7 +24,7 @@ from pipelines.models import Deployment, DeploymentStatus, Environment, StepStat
 from pipelines.runner.context import LostClaim, RunContext
 from pipelines.runner.heartbeat import new_runner_id
 from pipelines.runner.processes import end_process_groups
-from pipelines.runner.run import end_queued, finish, load, settle_target
+from pipelines.runner.run import end_queued, finish, load, settle_target, still_serving
 from pipelines.runner.signals import deployment_orphaned
 
 logger = logging.getLogger(__name__)
@@ -89,12 +89,10 @@ def settle_dead_runner(deployment: Deployment) -> bool:
         ctx.log.system(f"{stopped}: the reaper settles this deployment.")
         end_process_groups(deployment, ctx.timing.cancel_grace, ctx.log.system)
         confirmed, what = settle_target(ctx)
-        env = ctx.environment
         if confirmed:
             status, error = DeploymentStatus.SUCCEEDED, ""
         else:
-            serving = env.current_release.label if env.current_release_id else "nothing"
-            what = what or f"interrupted; {env.name} keeps serving {serving}"
+            what = what or still_serving(ctx)
             status = DeploymentStatus.INTERRUPTED
             error = f"Interrupted: {stopped[0].lower()}{stopped[1:]}; {what}."
         ctx.log.system(f"Settled: {what}.")

@@ -267,8 +267,15 @@ def settle_target(ctx: RunContext) -> tuple[bool, str]:
         confirmed, what = False, f"settling the target failed ({exc}); check it by hand"
     if driver is not None and ctx.intent.get("maintenance"):
         done = end_maintenance_of_dead_runner(ctx, driver)
-        what = f"{what}; {done}" if what else done
+        what = f"{what or still_serving(ctx)}; {done}"
     return confirmed, what
+
+
+def still_serving(ctx: RunContext) -> str:
+    """What a settled deployment that changed nothing says."""
+    env = ctx.environment
+    serving = env.current_release.label if env.current_release_id else "nothing"
+    return f"interrupted; {env.name} keeps serving {serving}"
 
 
 def end_maintenance_of_dead_runner(ctx: RunContext, driver: Driver) -> str:
