@@ -7,11 +7,13 @@ to Redis and Celery.
 """
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SLIPWAY_VAR_DIR", BASE_DIR / "var"))
@@ -39,8 +41,6 @@ def secret_key() -> str:
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
     if PRODUCTION:
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. DATABASE_URL or REDIS_URL is, so this is a production "
             "setup, where every web process and worker needs the same key: set SECRET_KEY "
@@ -309,6 +309,13 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "slipway@localhost")
 SLIPWAY_NOTIFICATION_SECONDS = float(os.environ.get("SLIPWAY_NOTIFICATION_SECONDS", 30))
 
 # --- Slipway ---------------------------------------------------------------
+# Where people reach this Slipway: the links of notifications (asking the signers) start here.
+SLIPWAY_BASE_URL = os.environ.get("SLIPWAY_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+if not re.fullmatch(r"https?://[^\s/<>|\"'#?]+(/[^\s<>|\"'#?]*)?", SLIPWAY_BASE_URL):
+    raise ImproperlyConfigured(
+        f"SLIPWAY_BASE_URL {SLIPWAY_BASE_URL!r} is not an http(s) URL such as "
+        "https://slipway.example.com (no query, no fragment)"
+    )
 SLIPWAY_ARTIFACT_DIR = Path(os.environ.get("SLIPWAY_ARTIFACT_DIR", VAR_DIR / "artifacts"))
 SLIPWAY_MAX_ARTIFACT_BYTES = int(os.environ.get("SLIPWAY_MAX_ARTIFACT_BYTES", 2 * 1024**3))
 # Promotion receipts are signed with this Ed25519 key (PEM); without it, with one Slipway makes

@@ -9,13 +9,14 @@ class PipelinesConfig(AppConfig):
     def ready(self) -> None:
         # Who listens to what, in one place: lower layers announce, the use-cases above
         # them listen, so nothing imports upwards (docs/architecture.md, "Layers").
-        from pipelines import deploys, notifications, probe, receipts, thaw
+        from pipelines import deploys, notifications, probe, receipts, signers, thaw
         from pipelines.models import AuditEvent
         from pipelines.runner import dispatch, embedded
         from pipelines.runner.signals import deployment_ended, deployment_orphaned
 
         deployment_ended.connect(deploys.deploy_waiting_build_after, dispatch_uid="waiting")
         deployment_ended.connect(receipts.issue_when_ended, dispatch_uid="receipt")
+        deployment_ended.connect(signers.ask_signers_after, dispatch_uid="signers")
         deployment_orphaned.connect(dispatch.start_orphan, dispatch_uid="orphan")
         post_save.connect(notifications.audit_recorded, sender=AuditEvent, dispatch_uid="news")
         # The drift probe's tick in the embedded mode (Celery beat's schedule in production).

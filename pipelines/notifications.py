@@ -9,8 +9,10 @@ Events: deployment.started (requested), deployment.succeeded, deployment.failed 
 interrupted), promotion.done (a promotion's deployment succeeded; sent instead of
 deployment.succeeded), probe.changed (the drift probe: ok, drift or unreachable) and
 checklist.bypassed (a lead's break-glass deploy or rollback to an environment with a
-checklist, with its reason) and freeze.bypassed (a lead's deploy, rollback or promotion
-inside a scheduled freeze window, with its reason and the window). Payloads:
+checklist, with its reason), freeze.bypassed (a lead's deploy, rollback or promotion
+inside a scheduled freeze window, with its reason and the window) and signoff.requested
+(pipelines/signers.py: a new candidate asks the signers whose items do not count for it
+yet). Payloads:
 - slack: `{"text": …}`, as Slack's incoming webhooks take it;
 - webhook: `{"event", "text", "pipeline", "environment", "deployment", …}` with
   `X-Slipway-Event: <event>` and `X-Slipway-Timestamp: <unix seconds>`; under the secret in
@@ -34,7 +36,7 @@ from urllib.parse import urlsplit
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
@@ -76,11 +78,14 @@ def audit_recorded(sender, instance: AuditEvent, created: bool, **kwargs) -> Non
     if not created:
         return
     name = AUDIT_ACTIONS.get(event.action)
+    if name is None or event.pipeline is None:
+        return
     pipeline = event.pipeline
-    if name is None or pipeline is None or not pipeline.notifications:
+    targets = news_targets(pipeline.notifications)
+    if not targets:
         return
     if name == "probe.changed":
-        send(pipeline.notifications, probe_payload(pipeline.name, event))
+        send(targets, probe_payload(pipeline.name, event))
         return
     deployment = (
         Deployment.objects.select_related(
@@ -99,7 +104,12 @@ def audit_recorded(sender, instance: AuditEvent, created: bool, **kwargs) -> Non
     )
     if name == "freeze.bypassed":
         payload["window"] = event.data.get("window")
-    send(pipeline.notifications, payload)
+    send(targets, payload)
+
+
+def news_targets(targets: Sequence[Target]) -> list[Target]:
+    """The targets that get deploy news: all but the e-mails to signers (pipelines/signers.py)."""
+    return [target for target in targets or () if not target.get("signers")]
 
 
 def payload_for(
@@ -221,14 +231,16 @@ def deliver(target: Target, payload: Payload) -> None:
             headers[SIGNATURE_HEADER] = "sha256=" + signature(secret, timestamp, body)
         _post(target["url"], body, headers)
     elif kind == "email":
+        message = EmailMultiAlternatives(
+            subject=" ".join(f"[Slipway] {payload['text']}".split())[:200],
+            body=payload.get("body") or _email_body(payload),
+            to=[target["to"]],
+        )
+        if payload.get("html"):  # rendered with Django's autoescaping (pipelines/signers.py)
+            message.attach_alternative(payload["html"], "text/html")
         try:
             with Deadline(settings.SLIPWAY_NOTIFICATION_SECONDS):  # the whole SMTP session
-                send_mail(
-                    subject=f"[Slipway] {payload['text']}"[:200],
-                    message=_email_body(payload),
-                    from_email=None,
-                    recipient_list=[target["to"]],
-                )
+                message.send()
         except DeadlineExceeded as exc:
             raise DeliveryFailed(f"sending e-mail {exc}") from None
     else:

@@ -37,6 +37,7 @@ from pipelines.config.schema import (
     FlagConfig,
     PipelineConfig,
 )
+from pipelines.config.signers import email_signers, slack_mentions
 from pipelines.durations import parse_duration
 from pipelines.errors import ConfigError, InvalidInput
 from pipelines.flags import MAX_FLAGS, checked_rules, rules_problem
@@ -117,6 +118,8 @@ class Checker:
         self.reject_unknown(where, table, NOTIFICATION_KEYS[kind])
         target = {"kind": kind}
         if kind == "email":
+            if email_signers(self, where, table):
+                return {"kind": kind, "signers": True}
             target["to"] = self.string(where, table, "to", required=True)
             try:
                 validate_email(target["to"])
@@ -126,6 +129,8 @@ class Checker:
         if not self.string(where, table, "url", required=True):
             self.fail(where, "url is required", key="url")
         target["url"] = self.url(where, table, "url")
+        if kind == "slack":
+            target |= slack_mentions(self, where, table)
         secret_env = self.string(where, table, "secret_env")
         if secret_env:
             if not ENV_VAR_RE.fullmatch(secret_env):

@@ -14,9 +14,9 @@ ROOT_KEYS = ("pipeline", "environments")
 PIPELINE_KEYS = ("name", "repository_url", "notifications", "public_badges", "freezes")
 # [[pipeline.notifications]]: kind → the keys it takes (pipelines/notifications.py sends them).
 NOTIFICATION_KEYS = {
-    "slack": ("kind", "url"),
+    "slack": ("kind", "url", "mentions"),
     "webhook": ("kind", "url", "secret_env"),
-    "email": ("kind", "to"),
+    "email": ("kind", "to", "signers"),
 }
 ENVIRONMENT_KEYS = (
     "name",

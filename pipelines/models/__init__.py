@@ -2,7 +2,7 @@
 
 from .audit import AuditCheckpoint, AuditEvent
 from .builds import Artifact, Build, BuildStatus, TestOutcomes
-from .checklist import ChecklistItem, Signoff
+from .checklist import ChecklistItem, Signoff, SignoffRequest
 from .deployments import Deployment, DeploymentStatus, DeploymentStep, LogLine, StepStatus
 from .flags import FeatureFlag, FlagKey
 from .pipelines import Driver, Environment, Lock, Pipeline, Probe, ProbeStatus
@@ -33,6 +33,7 @@ __all__ = [
     "Release",
     "ReleaseCause",
     "Signoff",
+    "SignoffRequest",
     "StepStatus",
     "TestOutcomes",
 ]

@@ -69,3 +69,21 @@ class Signoff(models.Model):
         if self.item.valid_for is None:
             return None
         return self.signed_at + self.item.valid_for
+
+
+class SignoffRequest(models.Model):
+    """The signers of an item were asked about one candidate (pipelines/signers.py): at most
+    once, however many deployments, retries or workers bring that candidate along."""
+
+    item = models.ForeignKey(ChecklistItem, on_delete=models.CASCADE, related_name="+")
+    # "<artifact digest>@<target's current release id, 0: none>": what a sign-off vouches for.
+    candidate = models.CharField(max_length=100)
+    asked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "candidate"], name="ask_signers_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item.key} asked about {self.candidate}"
