@@ -118,16 +118,21 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
         pipeline.environments.annotate(
             last_deployment_id=Subquery(ended.order_by("-created_at", "-id").values("pk")[:1])
         )
+        # A join of every relation takes PostgreSQL longer to plan (~15 ms) than to run: the
+        # release's join here, the rest by primary key (none queried when all are empty).
         .select_related(
             "current_release__build",
             "current_release__artifact",
             "current_release__created_by",
+            "probe",
+        )
+        .prefetch_related(
             "promote_from",
             "waiting_build",
             "pinned_by",
-            "probe",
+            Prefetch("checklist_items", queryset=active_items_with_latest_signoff()),
         )
-        .prefetch_related(Prefetch("checklist_items", queryset=active_items_with_latest_signoff()))
+        .order_by("position", "name")  # one pipeline's: no join for the pipeline's name
     )
     active = {
         d.environment_id: d

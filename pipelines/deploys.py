@@ -73,9 +73,7 @@ def request_deployment(
             f"`slipway push --artifact`.",
             field="sha",
         )
-    # A dead runner's deployment must not block this one until the reaper's next round.
-    reap_stale_deployments(environment=environment)
-    _check_broker()
+    prepare_deployment(environment)
     with transaction.atomic():
         env = Environment.objects.select_for_update().get(pk=environment.pk)
         locks.check_unlocked(env)
@@ -87,44 +85,80 @@ def request_deployment(
                 f"wait for it to finish or cancel it.",
                 deployment=running.pk,
             )
-        version = (env.releases.aggregate(v=Max("version"))["v"] or 0) + 1
-        release = Release.objects.create(
-            environment=env,
-            version=version,
-            build=build,
-            artifact_id=build.artifact_id,
+        return queue_deployment(
+            env,
+            build,
             cause=cause,
-            description=description or ReleaseCause(cause).label,
-            created_by=by,
+            by=by,
+            description=description,
+            bypass_reason=bypass_reason,
+            freeze=window,
+            break_glass=break_glass,
         )
-        deployment = Deployment.objects.create(environment=env, release=release, requested_by=by)
+
+
+def prepare_deployment(environment: Environment) -> None:
+    """What a request does before taking the environment's row lock: a dead runner's
+    deployment must not block it until the reaper's next round (reaped only when something
+    is active there: one query otherwise), and the workers' broker must answer."""
+    if environment.deployments.filter(status__in=ACTIVE_STATUSES).exists():
+        reap_stale_deployments(environment=environment)
+    _check_broker()
+
+
+def queue_deployment(
+    env: Environment,
+    build: Build,
+    *,
+    cause: str,
+    by: AbstractBaseUser | None = None,
+    description: str = "",
+    bypass_reason: str = "",
+    freeze: freezes.Window | None = None,
+    break_glass: str = "",
+) -> Deployment:
+    """The next release of `env` and its queued deployment, handed to the runner after
+    commit. The caller has run `prepare_deployment`, holds `env`'s row lock and found it
+    unlocked, not frozen (or broken through: `freeze` is that window) and idle
+    (`request_deployment`, `promotion.promote`)."""
+    version = (env.releases.aggregate(v=Max("version"))["v"] or 0) + 1
+    release = Release.objects.create(
+        environment=env,
+        version=version,
+        build=build,
+        artifact_id=build.artifact_id,
+        cause=cause,
+        description=description or ReleaseCause(cause).label,
+        created_by=by,
+    )
+    deployment = Deployment.objects.create(environment=env, release=release, requested_by=by)
+    audit.record(
+        "deployment_requested",
+        f"{release.label} of {build.short_sha} to {env.name} ({release.description})",
+        pipeline=env.pipeline,
+        environment=env,
+        actor=by,
+        deployment=deployment.pk,
+        sha=build.sha,
+    )
+    if bypass_reason:
         audit.record(
-            "deployment_requested",
-            f"{release.label} of {build.short_sha} to {env.name} ({release.description})",
+            "checklist_bypassed",
+            f"{env.name}: checklist bypassed by {by.get_username()} because {bypass_reason} "
+            f"({release.label} of {build.short_sha}, {release.description})",
             pipeline=env.pipeline,
             environment=env,
             actor=by,
             deployment=deployment.pk,
             sha=build.sha,
+            reason=bypass_reason,
         )
-        if bypass_reason:
-            audit.record(
-                "checklist_bypassed",
-                f"{env.name}: checklist bypassed by {by.get_username()} because {bypass_reason} "
-                f"({release.label} of {build.short_sha}, {release.description})",
-                pipeline=env.pipeline,
-                environment=env,
-                actor=by,
-                deployment=deployment.pk,
-                sha=build.sha,
-                reason=bypass_reason,
-            )
-        if window is not None:
-            what = f"{release.label} of {build.short_sha}, {release.description}"
-            freezes.record_bypass(
-                env, window, by=by, reason=break_glass, deployment=deployment, what=what
-            )
-        transaction.on_commit(lambda: dispatch.start_deployment(deployment.pk))
+    if freeze is not None:
+        what = f"{release.label} of {build.short_sha}, {release.description}"
+        freezes.record_bypass(
+            env, freeze, by=by, reason=break_glass, deployment=deployment, what=what
+        )
+    transaction.on_commit(lambda: dispatch.start_deployment(deployment.pk))
     return deployment
 
 

@@ -59,7 +59,7 @@ class EnvironmentStatus:
 
 
 def environment_statuses(pipelines: list[Pipeline]) -> list[EnvironmentStatus]:
-    """Every environment of `pipelines`, in board order, in two queries whatever their number."""
+    """Every environment of `pipelines`, in board order, in three queries whatever their number."""
     return _statuses(Environment.objects.filter(pipeline__in=pipelines))
 
 
@@ -75,15 +75,12 @@ def _statuses(environments: QuerySet[Environment]) -> list[EnvironmentStatus]:
     )
     # At most one deployment is queued or running per environment, so the newest that ended
     # is among the few newest.
-    newest = (
-        newest_per_environment(
-            Deployment.objects.filter(environment__in=environments, status__in=COUNTED),
-            order_by="created_at",
-            limit=4,
-        )
-        .select_related("release__build")
-        .order_by("environment_id", "rank")
-    )
+    newest = newest_per_environment(
+        Deployment.objects.filter(status__in=COUNTED),
+        Environment.objects.filter(pk__in=[env.pk for env in environments]),
+        order_by="created_at",
+        limit=4,
+    ).select_related("release__build")
     recent: dict[int, list[Deployment]] = {}
     for deployment in newest:
         recent.setdefault(deployment.environment_id, []).append(deployment)

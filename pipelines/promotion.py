@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from pipelines import audit, checklist, freezes, locks
-from pipelines.deploys import clean_reason, request_deployment
+from pipelines.deploys import clean_reason, prepare_deployment, queue_deployment
 from pipelines.errors import (
     CandidateChanged,
     ChecklistIncomplete,
@@ -49,16 +49,22 @@ def promote(
             f"{target.name} is promoted from {upstream}, not from {source.name}.", field="from"
         )
     reason = clean_reason(reason)
+    prepare_deployment(target)
     with transaction.atomic():
         # Serialises promotions (and deploys) of the target: the second click waits here.
         target = (
             Environment.objects.select_for_update(of=("self",))
-            .select_related("current_release__artifact", "promote_from__current_release__artifact")
+            .select_related(
+                "current_release__artifact",
+                "promote_from__current_release__artifact",
+                "promote_from__current_release__build",
+            )
             .get(pk=target.pk)
         )
+        target.pipeline = pipeline  # the same row (checked above): not read again
         locks.check_unlocked(target)
-        # The window first, before what else is missing: request_deployment asks it again.
-        freezes.check_not_frozen(target, by=by, reason=reason)
+        # The window first, before what else is missing.
+        window = freezes.check_not_frozen(target, by=by, reason=reason)
         _refuse_while_deploying(target)
         candidate = checklist.candidate_of(target)
         if candidate is None or candidate.artifact is None:
@@ -85,12 +91,14 @@ def promote(
             raise ChecklistIncomplete(
                 f"The checklist for {target.name} is not complete: {names}.", missing=missing
             )
-        deployment = request_deployment(
+        # Under this lock, checked above: queued without asking everything again.
+        deployment = queue_deployment(
             target,
             candidate.build,
             cause=ReleaseCause.PROMOTION,
             by=by,
             description=f"promotion from {source.name}",
+            freeze=window,
             break_glass=reason,
         )
         promotion = Promotion.objects.create(

@@ -7,6 +7,8 @@ promotions/preview and `slipway promote --dry-run` all show this (docs/insight.m
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import reduce
+from operator import or_
 
 from django.db.models import Case, Count, F, Q, Value, When, Window
 from django.db.models.functions import RowNumber
@@ -112,18 +114,14 @@ def _list_commits(diffs: list[QualityDiff]) -> None:
     """The builds between each diff's two releases, newest first, LIST_LIMIT each; one query."""
     if not diffs:
         return
-    span = Case(
-        *(
-            When(builds_between(d.current.build, d.candidate.build), then=Value(index))
-            for index, d in enumerate(diffs)
-        ),
-        default=Value(-1),
-    )
+    spans = [builds_between(d.current.build, d.candidate.build) for d in diffs]
+    span = Case(*(When(q, then=Value(index)) for index, q in enumerate(spans)), default=Value(-1))
     pipeline = diffs[0].candidate.build.pipeline
     rows = (
-        Build.objects.filter(pipeline=pipeline)
+        # The ranges in the WHERE (index ranges of (pipeline, branch, created_at)), the CASE
+        # only to tell them apart: a CASE in the WHERE would read every build of the pipeline.
+        Build.objects.filter(reduce(or_, spans), pipeline=pipeline)
         .annotate(span=span)
-        .exclude(span=-1)
         .annotate(
             rank=Window(RowNumber(), partition_by=F("span"), order_by=F("created_at").desc()),
             total=Window(Count("id"), partition_by=F("span")),

@@ -26,19 +26,17 @@ class Trend:
 
 
 def recent_releases(pipeline: Pipeline) -> dict[int, list[Release]]:
-    """Each environment's last POINTS releases that went live there, oldest first; one query."""
-    ranked = (
-        newest_per_environment(
-            Release.objects.filter(environment__pipeline=pipeline, deployed_at__isnull=False),
-            order_by="deployed_at",
-            limit=POINTS,
-        )
-        .select_related("build")
-        .order_by("environment_id", "-rank")
-    )
+    """Each environment's last POINTS releases that went live there, oldest first; two
+    queries, whatever the length of the history."""
+    newest = newest_per_environment(
+        Release.objects.filter(deployed_at__isnull=False),
+        pipeline.environments.all(),
+        order_by="deployed_at",
+        limit=POINTS,
+    ).prefetch_related("build")  # by primary key: a join may be planned as a pass over builds
     found: dict[int, list[Release]] = {}
-    for release in ranked:
-        found.setdefault(release.environment_id, []).append(release)
+    for release in newest:
+        found.setdefault(release.environment_id, []).insert(0, release)
     return found
 
 

@@ -61,6 +61,10 @@ class Deployment(models.Model):
         indexes = [
             # An environment's deployments, paged by keyset on id (dashboard/keyset.py)…
             models.Index(fields=["environment", "-id"], name="deployment_newest_first"),
+            # …its newest by creation (the board's last one, badges' recent ones)…
+            models.Index(
+                fields=["environment", "-created_at", "-id"], name="deployment_newest_created"
+            ),
             # …and the few active ones, which the board looks up among thousands.
             models.Index(
                 fields=["environment"],

@@ -41,6 +41,12 @@ class Release(models.Model):
 
     class Meta:
         ordering = ["environment", "-version"]
+        indexes = [
+            # The last releases that went live in each environment (the cards' sparklines).
+            models.Index(
+                fields=["environment", "-deployed_at", "-id"], name="release_newest_deployed"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["environment", "version"], name="one_release_per_version"
