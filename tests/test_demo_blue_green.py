@@ -25,6 +25,11 @@ def test_without_nginx_live_is_the_plain_local_driver_on_the_routers_port():
     assert live.driver_settings["health_url"] == "http://127.0.0.1:8103/__version__"
     assert "--port 8103" in live.driver_settings["restart_command"]
     assert "--flags flags.json" in live.driver_settings["restart_command"]
+    # The release steps stay, the migration one directory closer (no slot in between).
+    assert "--maintenance maintenance.on" in live.driver_settings["restart_command"]
+    assert live.driver_settings["release_command"].endswith("--database ../../shop.sqlite3")
+    for key in ("maintenance_on_command", "backup_command", "maintenance_off_command"):
+        assert live.driver_settings[key], key
 
 
 @pytest.fixture
