@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipelines', '0022_scheduled_freezes'),
+        ('pipelines', '0023_signoff_request'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
