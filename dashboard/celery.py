@@ -13,3 +13,4 @@ app.autodiscover_tasks(["pipelines"], related_name="notifications")  # deliver_n
 app.autodiscover_tasks(["pipelines"], related_name="probe")  # probe_environments (beat)
 app.autodiscover_tasks(["pipelines"], related_name="retention")  # prune
 app.autodiscover_tasks(["pipelines"], related_name="thaw")  # thaw_frozen (beat)
+app.autodiscover_tasks(["pipelines"], related_name="branch_environments")  # expiry (beat)

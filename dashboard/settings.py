@@ -260,7 +260,15 @@ SLIPWAY_PROBE_TICK_SECONDS = env_seconds("SLIPWAY_PROBE_TICK_SECONDS", 5)
 # How often the end of a freeze window is looked for (pipelines/thaw.py): the auto-deploys
 # that waited for it go within this many seconds.
 SLIPWAY_FREEZE_TICK_SECONDS = env_seconds("SLIPWAY_FREEZE_TICK_SECONDS", 30)
+# How often idle branch environments are looked for (each template has its idle_days), and
+# how long a template's stop_command may take (pipelines/branch_environments.py).
+SLIPWAY_BRANCH_EXPIRY_SECONDS = env_seconds("SLIPWAY_BRANCH_EXPIRY_SECONDS", 600)
+SLIPWAY_STOP_TIMEOUT_SECONDS = env_seconds("SLIPWAY_STOP_TIMEOUT_SECONDS", 60)
 CELERY_BEAT_SCHEDULE = {
+    "expire-branch-environments": {
+        "task": "pipelines.expire_branch_environments",
+        "schedule": SLIPWAY_BRANCH_EXPIRY_SECONDS,
+    },
     "reap-stale-deployments": {
         "task": "pipelines.reap_stale_deployments",
         "schedule": SLIPWAY_REAPER_INTERVAL_SECONDS,

@@ -9,7 +9,15 @@ class PipelinesConfig(AppConfig):
     def ready(self) -> None:
         # Who listens to what, in one place: lower layers announce, the use-cases above
         # them listen, so nothing imports upwards (docs/architecture.md, "Layers").
-        from pipelines import deploys, notifications, probe, receipts, signers, thaw
+        from pipelines import (
+            branch_environments,
+            deploys,
+            notifications,
+            probe,
+            receipts,
+            signers,
+            thaw,
+        )
         from pipelines.models import AuditEvent
         from pipelines.runner import dispatch, embedded
         from pipelines.runner.signals import deployment_ended, deployment_orphaned
@@ -23,3 +31,7 @@ class PipelinesConfig(AppConfig):
         embedded.run_periodically("SLIPWAY_PROBE_TICK_SECONDS", probe.probe_due_environments)
         # …and the end of freeze windows (pipelines/thaw.py).
         embedded.run_periodically("SLIPWAY_FREEZE_TICK_SECONDS", thaw.thaw)
+        # Idle branch environments expire the same way (docs/branch-environments.md).
+        embedded.run_periodically(
+            "SLIPWAY_BRANCH_EXPIRY_SECONDS", branch_environments.expire_idle_environments
+        )

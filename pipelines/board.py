@@ -130,6 +130,7 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
             "promote_from",
             "waiting_build",
             "pinned_by",
+            "template",
             Prefetch("checklist_items", queryset=active_items_with_latest_signoff()),
         )
         .order_by("position", "name")  # one pipeline's: no join for the pipeline's name

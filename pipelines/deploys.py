@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from pipelines import audit, freezes, locks, pins
+from pipelines import audit, branch_environments, freezes, locks, pins
 from pipelines.errors import (
     BrokerUnavailable,
     Conflict,
@@ -73,9 +73,17 @@ def request_deployment(
             f"`slipway push --artifact`.",
             field="sha",
         )
+    if environment.per_branch:
+        raise Conflict(
+            f"{environment.name} is a per-branch template: it never deploys; each branch "
+            "matching it deploys to an environment of its own.",
+            environment=environment.name,
+        )
     prepare_deployment(environment)
     with transaction.atomic():
-        env = Environment.objects.select_for_update().get(pk=environment.pk)
+        env = Environment.objects.select_for_update().filter(pk=environment.pk).first()
+        if env is None:
+            raise NotFound(f"{environment.name} was deleted.", environment=environment.name)
         locks.check_unlocked(env)
         window = freezes.check_not_frozen(env, by=by, reason=break_glass)
         running = env.deployments.filter(status__in=ACTIVE_STATUSES).first()
@@ -171,6 +179,10 @@ def auto_deploy(build: Build) -> list[Deployment]:
     deployments = []
     for env in build.pipeline.environments.exclude(branch=""):
         if fnmatch.fnmatchcase(build.branch, env.branch):
+            if env.per_branch:  # a template: the branch's own environment deploys instead
+                env = branch_environments.environment_for_branch(env, build)
+                if env is None:
+                    continue
             deployment = _auto_deploy_to(env, build)
             if deployment is not None:
                 deployments.append(deployment)

@@ -10,9 +10,11 @@ interrupted), promotion.done (a promotion's deployment succeeded; sent instead o
 deployment.succeeded), probe.changed (the drift probe: ok, drift or unreachable) and
 checklist.bypassed (a lead's break-glass deploy or rollback to an environment with a
 checklist, with its reason), freeze.bypassed (a lead's deploy, rollback or promotion
-inside a scheduled freeze window, with its reason and the window) and signoff.requested
+inside a scheduled freeze window, with its reason and the window), signoff.requested
 (pipelines/signers.py: a new candidate asks the signers whose items do not count for it
-yet). Payloads:
+yet), environment.created, environment.deleted and environment.refused (a branch
+environment made, deleted, or not made for want of a port; docs/branch-environments.md).
+Payloads:
 - slack: `{"text": …}`, as Slack's incoming webhooks take it;
 - webhook: `{"event", "text", "pipeline", "environment", "deployment", …}` with
   `X-Slipway-Event: <event>` and `X-Slipway-Timestamp: <unix seconds>`; under the secret in
@@ -62,6 +64,9 @@ AUDIT_ACTIONS = {
     "probe_changed": "probe.changed",
     "checklist_bypassed": "checklist.bypassed",
     "freeze_bypassed": "freeze.bypassed",
+    "branch_environment_created": "environment.created",
+    "branch_environment_deleted": "environment.deleted",
+    "branch_environment_refused": "environment.refused",
 }
 
 Target = dict[str, str]
@@ -86,6 +91,9 @@ def audit_recorded(sender, instance: AuditEvent, created: bool, **kwargs) -> Non
         return
     if name == "probe.changed":
         send(targets, probe_payload(pipeline.name, event))
+        return
+    if name.startswith("environment."):
+        send(pipeline.notifications, branch_environment_payload(name, pipeline.name, event))
         return
     deployment = (
         Deployment.objects.select_related(
@@ -171,6 +179,19 @@ def probe_payload(pipeline: str, event: AuditEvent) -> Payload:
         "sha": event.data.get("deployed_sha") or None,
         "detail": event.data.get("detail") or None,
         "path": f"/pipelines/{pipeline}/environments/{environment}/",
+        "time": timezone.now().isoformat(),
+    }
+
+
+def branch_environment_payload(name: str, pipeline: str, event: AuditEvent) -> Payload:
+    """A branch environment made, deleted, or refused (no free port): its branch and port."""
+    return {
+        "event": name,
+        "text": f"{pipeline}: {event.message}",
+        "pipeline": pipeline,
+        "environment": event.environment.name if event.environment else None,
+        "branch": event.data.get("branch"),
+        "port": event.data.get("port"),
         "time": timezone.now().isoformat(),
     }
 

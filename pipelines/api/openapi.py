@@ -21,6 +21,7 @@ from pipelines.api.openapi_schemas import (
     PIPELINE_PARAM,
     SCHEMAS,
     SHA_PARAM,
+    TIMESTAMP,
     errors,
     json_content,
     obj,
@@ -219,6 +220,35 @@ PATHS: dict[str, Any] = {
                     ),
                 ),
                 **errors(*READ, "404", "409"),
+            },
+        },
+    },
+    "/api/v1/pipelines/{pipeline}/environments/{environment}": {
+        "parameters": [PIPELINE_PARAM, ENVIRONMENT_PARAM],
+        "delete": {
+            "operationId": "deleteBranchEnvironment",
+            "summary": "Delete a branch environment (a lead, or its template's delete_role): "
+            "its app stopped by the template's stop_command, its port freed, its history kept.",
+            "description": "404 when there is no such environment; 409 for an environment "
+            "declared in pipeline.toml, while one of its deployments is queued or running, "
+            "or when the stop command fails (the environment then stays).",
+            "requestBody": {
+                "required": False,
+                "content": json_content(obj([], {"reason": {"type": "string", "maxLength": 200}})),
+            },
+            "responses": {
+                "200": ok(
+                    "Deleted.",
+                    obj(
+                        ["environment", "source_branch", "removed_at"],
+                        {
+                            "environment": {"type": "string"},
+                            "source_branch": {"type": "string"},
+                            "removed_at": TIMESTAMP,
+                        },
+                    ),
+                ),
+                **errors(*WRITE, "409"),
             },
         },
     },

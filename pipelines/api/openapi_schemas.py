@@ -218,6 +218,15 @@ SCHEMAS: dict[str, Any] = {
             | {"description": "Promoted environments: whether each item counts, or why not."},
             "probe": nullable("Probe")
             | {"description": "The drift probe, for environments with a version_url."},
+            "per_branch": {
+                "type": "boolean",
+                "description": "A template: each branch matching `branch` gets its own.",
+            },
+            "template": NULLABLE_STRING
+            | {"description": "A branch environment: the template it was made from."},
+            "source_branch": NULLABLE_STRING
+            | {"description": "A branch environment: the branch it deploys."},
+            "port": {"type": ["integer", "null"], "description": "Its {port}, if it has one."},
         },
     ),
     "Probe": obj(

@@ -4,10 +4,11 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-from pipelines import deploys, locks
+from pipelines import branch_environments, deploys, locks
 from pipelines.api.decorators import api_view
 from pipelines.api.deployments import deployment_json
 from pipelines.api.parsing import check_fields, json_object
+from pipelines.api.representations import timestamp
 from pipelines.builds import get_pipeline
 from pipelines.errors import InvalidInput, NotFound
 from pipelines.models import Deployment, Environment, Lock, Pipeline
@@ -62,6 +63,25 @@ def environment_pin(request: HttpRequest, pipeline: str, environment: str) -> Js
             "environment": env.name,
             "pin": None,
             "deployment": deployment_json(deployment) if deployment else None,
+        }
+    )
+
+
+@api_view("DELETE")
+def environment(request: HttpRequest, pipeline: str, environment: str) -> JsonResponse:
+    """Delete a branch environment (a lead, or the template's delete_role): its app stopped,
+    its port freed, its history kept (docs/branch-environments.md)."""
+    found = get_pipeline(pipeline)
+    env = _environment(found, environment)
+    data = json_object(request) if request.body else {}
+    check_fields(data, allowed=("reason",), required=())
+    reason = branch_environments.check_deletable_input(data.get("reason"))
+    removed = branch_environments.delete_environment(env, by=request.user, reason=reason)
+    return JsonResponse(
+        {
+            "environment": removed.name,
+            "source_branch": removed.source_branch,
+            "removed_at": timestamp(removed.removed_at),
         }
     )
 

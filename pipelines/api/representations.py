@@ -82,6 +82,17 @@ def _card_json(card: EnvironmentCard) -> dict[str, Any]:
         ],
         "checklist_state": _checklist_state_json(card),
         "probe": _probe_json(card.probe),
+        **branch_environment_json(env),
+    }
+
+
+def branch_environment_json(env) -> dict[str, Any]:
+    """Per-branch fields (docs/branch-environments.md)."""
+    return {
+        "per_branch": env.per_branch,
+        "template": env.template.name if env.template_id else None,
+        "source_branch": env.source_branch or None,
+        "port": env.port,
     }
 
 

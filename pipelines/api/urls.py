@@ -33,6 +33,11 @@ urlpatterns = [
         name="promotion-preview",
     ),
     path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>",
+        promotions.environment,
+        name="environment",
+    ),
+    path(
         "pipelines/<slug:pipeline>/environments/<slug:environment>/lock",
         promotions.environment_lock,
         name="environment-lock",

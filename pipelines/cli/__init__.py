@@ -4,6 +4,7 @@
         --junit junit.xml --coverage coverage.xml --artifact build.tar.gz
     slipway status --pipeline webshop
     slipway verify receipt.json --key receipt-key.json
+    slipway env delete feature-gift-cards
 
 Configuration: SLIPWAY_URL and SLIPWAY_TOKEN, or --server and --token. Exit status: 0 done,
 1 the server refused (its message is printed), 2 bad usage or configuration, 3 the
@@ -19,6 +20,7 @@ from typing import Any
 
 from pipelines.cli.client import Client, CliError
 from pipelines.cli.deploy import add_deploy
+from pipelines.cli.env import add_env
 from pipelines.cli.logs import add_logs
 from pipelines.cli.promote import add_lock, add_promote, add_unlock, add_unpin
 from pipelines.cli.push import add_push
@@ -34,6 +36,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_unlock,
     add_unpin,
     add_deploy,
+    add_env,
     add_verify,
 ]
 

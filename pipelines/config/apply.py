@@ -8,7 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from pipelines.audit import record
+from pipelines.branch_environments import refresh_from_template
 from pipelines.config.schema import ChecklistItemConfig, FlagConfig, PipelineConfig
+from pipelines.errors import ConfigError
 from pipelines.flags import create_flag, update_flag
 from pipelines.models import ChecklistItem, Environment, FeatureFlag, Pipeline
 
@@ -139,10 +141,24 @@ def _assign(obj: Any, **values: Any) -> bool:
 def _apply_environments(
     pipeline: Pipeline, config: PipelineConfig, report: LoadReport
 ) -> dict[str, Environment]:
-    existing = {env.name: env for env in pipeline.environments.all()}
+    # Branch environments are made by builds, not by the file: loading keeps them as they are
+    # (refreshed from their template) and never counts them as left out.
+    existing = {env.name: env for env in pipeline.environments.filter(template__isnull=True)}
+    made_for_branches = dict(
+        pipeline.environments.exclude(template=None).values_list("name", "source_branch")
+    )
     saved: dict[str, Environment] = {}
     changed: set[str] = set()
     for position, env_config in enumerate(config.environments):
+        if env_config.name in made_for_branches:
+            raise ConfigError(
+                f'{config.source}: environment "{env_config.name}" is the environment of branch '
+                f"{made_for_branches[env_config.name]!r}: delete it first (slipway env delete "
+                f"{env_config.name}) or choose another name",
+                source=config.source,
+                environment=env_config.name,
+                field="name",
+            )
         env = existing.get(env_config.name) or Environment(pipeline=pipeline, name=env_config.name)
         is_new = env.pk is None
         if is_new:
@@ -158,6 +174,8 @@ def _apply_environments(
             probe_interval=env_config.probe_interval,
             command_env=env_config.env,
             secrets=env_config.secrets,
+            per_branch=env_config.per_branch,
+            branch_settings=env_config.branch_settings,
         )
         if changed_fields or is_new:
             changed.add(env.name)
@@ -175,6 +193,9 @@ def _apply_environments(
             done = report.environments_updated if name in changed else report.environments_unchanged
             done.append(name)
     report.environments_left_out = [name for name in existing if name not in saved]
+    for name in changed:
+        if saved[name].per_branch:
+            refresh_from_template(saved[name])
     return saved
 
 

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
 from pipelines.config import release_steps
+from pipelines.config.branches import check_templates_not_promoted, template_settings
 from pipelines.config.freezes import check_freezes
 from pipelines.config.lines import LineFinder, split_toml_error
 from pipelines.config.schema import (
@@ -175,6 +176,13 @@ class Checker:
             first_index[env.name] = index
             environments.append(env)
         self.check_promotions(environments)
+        check_templates_not_promoted(
+            self,
+            environments,
+            lambda index, env: _Where(
+                ("environments", index), f'environment "{env.name}"', env.name
+            ),
+        )
         return tuple(environments)
 
     def environment(self, index: int, table: dict[str, Any]) -> EnvironmentConfig:
@@ -190,7 +198,7 @@ class Checker:
         promote_from = self.string(where, table, "promote_from") or None
         branch = self.string(where, table, "branch", max_length=200)
         checklist = self.checklist(where, table.get("checklist", []))
-        if branch and checklist:
+        if branch and checklist and table.get("per_branch") is not True:  # config/branches.py
             self.fail(
                 where,
                 f'branch "{branch}" would deploy builds here without the checklist: an '
@@ -198,12 +206,16 @@ class Checker:
                 "or the checklist)",
                 key="branch",
             )
+        driver_settings = self.driver_settings(where, table, driver)
+        per_branch, branch_settings = template_settings(self, where, table, driver_settings)
         return EnvironmentConfig(
             name=name,
             branch=branch,
             promote_from=promote_from,
             driver=driver,
-            driver_settings=self.driver_settings(where, table, driver),
+            driver_settings=driver_settings,
+            per_branch=per_branch,
+            branch_settings=branch_settings,
             checklist=checklist,
             flags=self.flags(where, table.get("flags", [])),
             env=self.variables(where, table, "env"),
@@ -306,9 +318,7 @@ class Checker:
         release_steps.check_release_steps(settings, partial(self.fail, where))
         if "health_url" in settings:
             # Blue-green checks each slot on its own port: {port} stands for it.
-            self.url(
-                where, {"health_url": settings["health_url"].replace("{port}", "1")}, "health_url"
-            )
+            self.url(where, settings, "health_url")
         if settings.get("health_timeout", 1) <= 0:
             self.fail(
                 where, "health_timeout must be a number of seconds above 0", key="health_timeout"
@@ -512,8 +522,8 @@ class Checker:
     def url(self, where: _Where, table: dict[str, Any], key: str) -> str:
         value = self.string(where, table, key)
         if value:
-            try:
-                URLValidator()(value)
+            try:  # a template's {branch} and {port} are filled in later (config/branches.py)
+                URLValidator()(value.replace("{branch}", "branch").replace("{port}", "1"))
             except ValidationError:
                 self.fail(where, f'{key} "{value}" is not a URL', key=key)
         return value

@@ -30,6 +30,12 @@ ENVIRONMENT_KEYS = (
     "version_url",
     "version_field",
     "probe_interval",
+    # A per-branch template's keys (pipelines/config/branches.py).
+    "per_branch",
+    "ports",
+    "idle_days",
+    "stop_command",
+    "delete_role",
 )
 # The drift probe (pipelines/probe.py): a dotted path into the version JSON, and its bounds.
 VERSION_FIELD_RE = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,4}")
@@ -133,6 +139,9 @@ class EnvironmentConfig:
     # {name the command sees: name of the server variable holding the value}.
     env: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    # A per-branch template and its own keys (ports, idle_days, stop_command, delete_role).
+    per_branch: bool = False
+    branch_settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

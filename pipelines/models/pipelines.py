@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Pipeline(models.Model):
@@ -32,8 +33,22 @@ class Driver(models.TextChoices):
     HEROKU = "heroku", "Heroku"
 
 
+class EnvironmentManager(models.Manager):
+    """Environments in use: a deleted branch environment (`removed_at`) is kept only for its
+    history, reached through its deployments, releases and audit events (whose foreign keys
+    use the base manager), and `Environment.every`."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(removed_at__isnull=True)
+
+
 class Environment(models.Model):
-    """A stage of a pipeline (dev, uat, live, …)."""
+    """A stage of a pipeline (dev, uat, live, …).
+
+    With `per_branch` it is a template (pipelines/branch_environments.py): it never deploys;
+    each branch matching its glob gets an environment of its own made from it (`template`,
+    `source_branch`, `port`), deleted by hand or after `idle_days` (`removed_at`).
+    """
 
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="environments")
     name = models.SlugField(max_length=64)
@@ -69,11 +84,46 @@ class Environment(models.Model):
     version_url = models.URLField(max_length=500, blank=True)
     version_field = models.CharField(max_length=100, blank=True, default="sha")
     probe_interval = models.PositiveIntegerField(default=60)
+    # Per-branch environments (docs/branch-environments.md). A template says per_branch and
+    # keeps its template-only keys in branch_settings ({"ports": [low, high], "idle_days": n,
+    # "stop_command": "…", "delete_role": "…"}); an environment made from it names it in
+    # `template`, the branch it deploys in `source_branch`, and its `port` (freed on removal).
+    per_branch = models.BooleanField(default=False)
+    branch_settings = models.JSONField(default=dict, blank=True)
+    template = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="branch_environments",
+    )
+    source_branch = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    every = models.Manager()  # deleted branch environments too
+    objects = EnvironmentManager()
 
     class Meta:
         ordering = ["pipeline", "position", "name"]
+        default_manager_name = "objects"
+        base_manager_name = "every"
         constraints = [
-            models.UniqueConstraint(fields=["pipeline", "name"], name="unique_environment_name"),
+            models.UniqueConstraint(
+                fields=["pipeline", "name"],
+                condition=Q(removed_at__isnull=True),
+                name="unique_environment_name",
+            ),
+            models.UniqueConstraint(
+                fields=["template", "source_branch"],
+                condition=Q(removed_at__isnull=True, template__isnull=False),
+                name="one_environment_per_branch",
+            ),
+            # Never two environments on one port (a removed one frees it once its app stopped).
+            models.UniqueConstraint(
+                fields=["port"], condition=Q(port__isnull=False), name="one_environment_per_port"
+            ),
             models.CheckConstraint(
                 condition=~Q(promote_from=models.F("id")),
                 name="environment_not_promoted_from_itself",
@@ -82,6 +132,10 @@ class Environment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pipeline.name}/{self.name}"
+
+    @property
+    def is_branch_environment(self) -> bool:
+        return self.template_id is not None
 
     def is_guarded(self) -> bool:
         """Its active checklist guards it: by hand, only a lead deploys here."""

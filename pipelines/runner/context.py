@@ -28,6 +28,11 @@ def _passes_through(name: str) -> bool:
     return name in PASSED_THROUGH or name.startswith("LC_")
 
 
+def server_variables() -> dict[str, str]:
+    """The allowlisted server variables every command Slipway runs inherits."""
+    return {name: value for name, value in os.environ.items() if _passes_through(name)}
+
+
 class StepFailed(Exception):
     """A step could not do its job; the message says why, for the log and the deployment."""
 
@@ -139,7 +144,7 @@ class RunContext:
             variables = ", ".join(f"{name} (from {env.secrets[name]})" for name in missing)
             raise StepFailed(f"The secrets {variables} are not set on the server running Slipway.")
         return {
-            **{name: value for name, value in os.environ.items() if _passes_through(name)},
+            **server_variables(),
             **(env.command_env or {}),
             **self.secrets,
             "PYTHONUNBUFFERED": "1",
