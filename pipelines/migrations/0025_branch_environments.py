@@ -10,9 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        # Also merges main's two 0023 leaves.
-        ('pipelines', '0023_newest_deployed_and_created_indexes'),
-        ('pipelines', '0023_signoff_request'),
+        ('pipelines', '0024_newest_deployed_and_created_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
