@@ -350,3 +350,24 @@ def test_a_backup_may_take_longer_than_the_other_steps(pipeline, journal, fast_r
     deployment = deploy(dev, artifact_build(pipeline, b"artifact"))
 
     assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_that_arrives_during_maintenance_off_lets_it_finish(
+    pipeline, users, journal, fast_runner, held_deployments
+):
+    """Stopping maintenance off half-way would only leave the site in maintenance."""
+    started = journal.path.parent / "off-started"
+    off = f"touch {started}; sleep 1; rm -f {journal.flag}"
+    dev = script_env(pipeline, journal, maintenance_off_command=off)
+    deployment = request_deployment(dev, artifact_build(pipeline, b"artifact"), cause="manual")
+    thread = run_in_background(deployment.pk)
+    wait_for(started.exists, what="maintenance off to start")
+
+    cancel_deployment(deployment, by=users["lead"])
+    thread.join(timeout=20)
+
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
+    assert steps_of(deployment)[-1] == ("maintenance off", StepStatus.SUCCEEDED)
+    assert not journal.flag.exists()

@@ -74,13 +74,13 @@ class Driver:
     def backup(self) -> None:
         self.run(self.settings["backup_command"])
 
+    def shielded(self, step: str) -> bool:
+        """A step a cancel request does not stop: stopping maintenance off half-way would
+        only leave the site in maintenance (its time limit still holds)."""
+        return step == MAINTENANCE_OFF
+
     def maintenance_off(self) -> None:
-        # A cancel now would only leave the site in maintenance: it is not news any more.
-        was, self.ctx.recovering = self.ctx.recovering, True
-        try:
-            self.set_maintenance(False)
-        finally:
-            self.ctx.recovering = was
+        self.set_maintenance(False)
         self.in_maintenance = False
         self.ctx.record_intent(maintenance=False)
 

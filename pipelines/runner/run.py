@@ -119,6 +119,15 @@ def execute(ctx: RunContext) -> Outcome:
 
 def run_step(ctx: RunContext, driver: Driver, step: DeploymentStep) -> Outcome | None:
     """Run one step; None when it succeeded, else the deployment's outcome."""
+    recovering = ctx.recovering
+    ctx.recovering = recovering or driver.shielded(step.name)  # no cancel stops it
+    try:
+        return _run_step(ctx, driver, step)
+    finally:
+        ctx.recovering = recovering
+
+
+def _run_step(ctx: RunContext, driver: Driver, step: DeploymentStep) -> Outcome | None:
     started = time.monotonic()
     set_step(ctx, step, StepStatus.RUNNING)
     ctx.start_step(driver.step_timeout(step.name))
