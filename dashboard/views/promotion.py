@@ -67,6 +67,7 @@ def promote(request: HttpRequest, pipeline: str, environment: str) -> HttpRespon
             env,
             by=request.user,
             digest=request.POST.get("digest") or None,
+            reason=request.POST.get("reason", ""),  # break-glass inside a freeze window
         )
     except SlipwayError as exc:
         return _panel(request, env, error=exc)

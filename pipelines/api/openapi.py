@@ -142,7 +142,9 @@ PATHS: dict[str, Any] = {
             "summary": "Deploy what `from` runs to `to` (lead; the checklist must be complete).",
             "description": "409 `checklist_incomplete` lists what is missing in details.missing; "
             "409 `candidate_changed` when `from` no longer runs the pinned digest; 409 "
-            "`promotion_running` names the running deployment; 423 `environment_locked`.",
+            "`promotion_running` names the running deployment; 423 `environment_locked`; 423 "
+            "`frozen` inside a scheduled freeze window (details.window: start, end, reason, "
+            "timezone, environments) unless a lead gives `reason` (break-glass).",
             "requestBody": {
                 "required": True,
                 "content": json_content(
@@ -152,6 +154,7 @@ PATHS: dict[str, Any] = {
                             "from": NAME,
                             "to": NAME,
                             "digest": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
+                            "reason": {"type": "string", "maxLength": 200},
                         },
                     )
                 ),

@@ -46,7 +46,9 @@ ERRORS = {
     "409": "A different artifact is already attached to the build.",
     "413": "The body is larger than the limit.",
     "422": "Well-formed but wrong: the field at fault is in details.field.",
-    "423": "The environment (or its whole pipeline) is locked: details say who, why, since when.",
+    "423": "The environment (or its whole pipeline) is locked: details say who, why, since when "
+    "(`environment_locked`); or a scheduled freeze window holds (`frozen`): details.window says "
+    "its start, end, reason, timezone and environments.",
 }
 
 
@@ -227,6 +229,22 @@ SCHEMAS: dict[str, Any] = {
             "source_branch": NULLABLE_STRING
             | {"description": "A branch environment: the branch it deploys."},
             "port": {"type": ["integer", "null"], "description": "Its {port}, if it has one."},
+            "frozen": nullable("FreezeWindow")
+            | {"description": "The scheduled freeze window holding here now."},
+        },
+    ),
+    "FreezeWindow": obj(
+        ["start", "end", "reason", "timezone", "environments"],
+        {
+            "start": TIMESTAMP | {"description": "With the offset of its timezone."},
+            "end": TIMESTAMP,
+            "reason": {"type": "string"},
+            "timezone": {"type": "string", "description": "IANA name, as in pipeline.toml."},
+            "environments": {
+                "type": ["array", "null"],
+                "items": {"type": "string"},
+                "description": "The environments it freezes; null: every one.",
+            },
         },
     ),
     "Probe": obj(
@@ -289,6 +307,12 @@ SCHEMAS: dict[str, Any] = {
         {
             "name": {"type": "string"},
             "repository_url": {"type": "string"},
+            "freeze": obj(
+                ["active", "next"],
+                {"active": nullable("FreezeWindow"), "next": nullable("FreezeWindow")},
+                description="Scheduled freezes: the window holding now on any environment, "
+                "and the next one to start.",
+            ),
             "environments": {"type": "array", "items": ref("Environment")},
         },
     ),

@@ -86,6 +86,8 @@ def _error_message(response: requests.Response) -> str:
     except (ValueError, KeyError, TypeError):
         text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
         return f"The server answered {response.status_code} {response.reason}. {text}".strip()
+    if code == "frozen":  # the server's message names the window; say how to go through
+        message += " To deploy anyway, a lead adds --reason TEXT."
     return f"{message} ({response.status_code} {code})"
 
 

@@ -20,7 +20,8 @@ def add_deploy(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--reason",
         help="why the checklist is bypassed: required to deploy or roll back to an "
-        "environment with a checklist (lead)",
+        "environment with a checklist (lead); also a lead's break-glass inside a scheduled "
+        "freeze window",
     )
     parser.add_argument("--pipeline", help="the pipeline (default: the only one)")
     parser.add_argument("--follow", action="store_true", help="print the deploy log as it runs")

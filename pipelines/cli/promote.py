@@ -20,6 +20,11 @@ def add_promote(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--digest", help="refuse unless SOURCE runs this artifact (sha256:…)")
     parser.add_argument("--follow", action="store_true", help="print the deploy log as it runs")
     parser.add_argument(
+        "--reason",
+        help="inside a scheduled freeze window: why it cannot wait (a lead's break-glass; "
+        "audited and announced)",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="promote nothing: show what it would change (coverage, tests, commits)",
@@ -40,6 +45,8 @@ def promote(client: Client, args: argparse.Namespace) -> None:
     body = {"from": args.source, "to": args.target}
     if args.digest:
         body["digest"] = args.digest
+    if args.reason:
+        body["reason"] = args.reason
     deployment = client.post(f"/pipelines/{pipeline}/promotions", json=body)
     print(
         f"promoting {deployment['sha'][:7]} ({deployment['digest']}) from {args.source} to "

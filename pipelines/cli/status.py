@@ -26,7 +26,30 @@ def status(client: Client, args: argparse.Namespace) -> None:
         pipeline = client.get(f"/pipelines/{name}")
         if len(names) > 1:
             print(("\n" if index else "") + pipeline["name"])
+        if freeze := describe_freeze(pipeline.get("freeze") or {}):
+            print(freeze)
         print(format_table(environment_rows(pipeline["environments"])))
+
+
+def describe_freeze(freeze: dict[str, Any]) -> str:
+    """The scheduled freeze window holding now, else the next one: one line."""
+    if window := freeze.get("active"):
+        return f"frozen until {_moment(window['end'])} {window['timezone']}: {_scope(window)}"
+    if window := freeze.get("next"):
+        return (
+            f"next freeze {_moment(window['start'])} – {_moment(window['end'])} "
+            f"{window['timezone']}: {_scope(window)}"
+        )
+    return ""
+
+
+def _moment(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+def _scope(window: dict[str, Any]) -> str:
+    where = ", ".join(window["environments"] or ["every environment"])
+    return f"{window['reason']} ({where})"
 
 
 STATUS_COLUMNS = (
@@ -55,6 +78,8 @@ def environment_rows(environments: list[dict[str, Any]]) -> list[tuple[str, ...]
             )
         if env["lock"]:
             state.append(f"locked by {env['lock']['owner']}: {env['lock']['reason']}")
+        if env.get("frozen"):
+            state.append(f"frozen until {_moment(env['frozen']['end'])}: {env['frozen']['reason']}")
         rows.append(
             (
                 env["name"],
