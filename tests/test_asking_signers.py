@@ -1,13 +1,18 @@
 """Asking the signers: a candidate reaching uat asks the roles whose live checklist items do
 not count for it yet — Slack (mentions per role), a signed webhook, an e-mail to each of the
 role's users — once, with a link straight to their item. Slack and the webhook are a local
-HTTP server taking Slack's documented payload; e-mail is Django's locmem outbox."""
+HTTP server taking Slack's documented payload; e-mail is Django's locmem outbox, and once a
+real SMTP server (aiosmtpd) behind the production backend."""
 
+import email
+import email.policy
 import re
+import socket
 import threading
 
 import pytest
 import time_machine
+from aiosmtpd.controller import Controller
 from django.core import mail
 from django.db import connections
 from django.utils import timezone
@@ -282,3 +287,54 @@ def test_the_examples_notification_tables_load_as_documented(pipeline, settings)
         (t["kind"], bool(t.get("mentions")), bool(t.get("signers"))) for t in loaded.notifications
     }
     assert {("slack", True, False), ("email", False, True), ("webhook", False, False)} <= kinds
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on a free port, and Slipway's SMTP backend pointed at it."""
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope)
+            return "250 Message accepted"
+
+    with socket.socket() as probe:  # aiosmtpd's controller needs a known port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "pipelines.deadline.SMTPBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 10, "use_tls": False},
+        }
+    }
+    yield received
+    controller.stop()
+
+
+def test_over_real_smtp_each_signer_gets_a_text_and_html_mail_with_escaped_text(
+    asking, users, smtp_server
+):
+    pipeline = env_pipeline(users)
+    build = passing_build(pipeline, "master", message="Fix <b>checkout</b> & <!here>")
+    deploy(env(pipeline, "uat"), build)
+
+    asks = [e for e in smtp_server if b"your sign-off" in e.original_content]
+    assert sorted(e.rcpt_tos[0] for e in asks) == [
+        "qa@example.com",
+        "sales@example.com",
+        "support@example.com",
+    ]
+    (qa,) = [e for e in asks if e.rcpt_tos == ["qa@example.com"]]
+    message = email.message_from_bytes(qa.original_content, policy=email.policy.default)
+    assert message["To"] == "qa@example.com"
+    assert (
+        message["Subject"] == "[Slipway] webshop: your sign-off for live: QA: smoke-tested on uat"
+    )
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert link("smoke-tested") in text and "Fix <b>checkout</b> & <!here>" in text
+    assert f'<a href="{link("smoke-tested")}">QA: smoke-tested on uat</a>' in html
+    assert "Fix &lt;b&gt;checkout&lt;/b&gt; &amp; &lt;!here&gt;" in html and "<b>" not in html
