@@ -87,6 +87,8 @@ REFUSALS = [
     ),
     ('reason = "x"\ncron = "0 16 * * FRI"\nduration = "8d"\n', "duration", "would never thaw"),
     ('reason = "x"\ncron = "0 16 * * FRI"\n', "cron", "duration"),
+    # Every minute for a minute: one window ends as the next begins, so it never thaws.
+    ('reason = "x"\ncron = "* * * * *"\nduration = "1m"\n', "duration", "would never thaw"),
     (
         'reason = "x"\ncron = "0 16 * * FRI"\nduration = "2h"\nuntil = "0 8 * * MON"\n',
         "cron",

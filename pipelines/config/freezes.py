@@ -191,7 +191,7 @@ class _FreezeChecker:
             _, following = rule_windows(rule, window.start)
             key = "until" if "until" in rule else "duration"
             self.bounded(window.end - window.start, key=key)
-            if window.end > following.start:
+            if window.end >= following.start:
                 self.fail(
                     f"each window ({window.start:%a %d %b %H:%M} – {window.end:%a %d %b %H:%M}) "
                     f"lasts past the next start ({following.start:%a %d %b %H:%M}): the "
