@@ -23,10 +23,11 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from pipelines.models import AuditCheckpoint, AuditEvent, Environment, Pipeline
 from pipelines.models.audit import GENESIS, chain_hash, chain_of
 
-# The most events one view of the audit page verifies: a page never does more work than this,
-# however much happened since the last view; the rest waits for the next views (or
-# `verify_audit`, which moves the checkpoint to the end of a chain it found whole).
-PAGE_BATCH = 2000
+# The most events one view of the audit page verifies (hashing one takes ~10-90 µs): a page
+# never does more work than this, however much happened since the last view; the rest waits
+# for the next views (or `verify_audit`, which moves the checkpoint to the end of a chain it
+# found whole).
+PAGE_BATCH = 200
 
 
 def record(
