@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
 
 from dashboard.deployment_status import status_html
-from dashboard.partials import CARD, FREEZE_BANNER, HOP, PANEL
+from dashboard.partials import BRANCH_GROUP, CARD, FREEZE_BANNER, HOP, PANEL
 from pipelines.board import environment_cards
 from pipelines.freezes import outlook
 from pipelines.locks import freeze_of
@@ -102,7 +102,10 @@ def board_frame(pipeline: Pipeline, user: User) -> str:
     banner = {**context, "freeze": freeze_of(pipeline), "scheduled": outlook(pipeline)}
     parts = [render_to_string(FREEZE_BANNER, banner)]
     for card in environment_cards(pipeline):
-        parts.append(render_to_string(CARD, {**context, "card": card}))
+        if card.environment.template_id:
+            continue  # a row of its template's group
+        partial = BRANCH_GROUP if card.environment.per_branch else CARD
+        parts.append(render_to_string(partial, {**context, "card": card}))
         if card.environment.promote_from_id:
             parts.append(render_to_string(HOP, {**context, "card": card}))
             parts.append(render_to_string(PANEL, {**context, "card": card}))

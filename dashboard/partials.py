@@ -7,3 +7,4 @@ FREEZE = "dashboard/partials/freeze_controls.html"
 DEPLOYMENT_STATUS = "dashboard/partials/deployment_status.html"
 HOP = "dashboard/partials/promotion_hop.html"
 FREEZE_BANNER = "dashboard/partials/freeze_banner.html"
+BRANCH_GROUP = "dashboard/partials/branch_group.html"  # a per-branch template and its rows

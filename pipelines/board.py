@@ -58,6 +58,8 @@ class EnvironmentCard:
     settled: Deployment | None = None
     # The newest deployment that has ended (a failed one leaves the release before it serving).
     last_deployment: Deployment | None = None
+    # A per-branch template: the cards of the environments made from it (by name).
+    branches: list["EnvironmentCard"] = field(default_factory=list)
     # The scheduled freeze window holding here now ([[pipeline.freezes]], pipelines/freezes.py).
     freeze_window: Window | None = None
 
@@ -206,7 +208,22 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
         source = by_pk.get(card.environment.promote_from_id)
         if source and source.downstream and source.downstream.pk == card.environment.pk:
             card.candidate_ahead, card.candidate_compare_url = source.ahead, source.compare_url
-    return cards
+    return _branches_after_their_template(cards)
+
+
+def _branches_after_their_template(cards: list[EnvironmentCard]) -> list[EnvironmentCard]:
+    """Each template's branch environments right after it, by name (docs/branch-environments.md)."""
+    made_from: dict[int, list[EnvironmentCard]] = {}
+    for card in cards:
+        if card.environment.template_id:
+            made_from.setdefault(card.environment.template_id, []).append(card)
+    ordered = []
+    for card in cards:
+        if card.environment.template_id:
+            continue
+        card.branches = sorted(made_from.get(card.environment.pk, []), key=lambda c: c.name)
+        ordered += [card, *card.branches]
+    return ordered
 
 
 def _card_for(cards: list[EnvironmentCard], env: Environment | None) -> EnvironmentCard | None:

@@ -188,3 +188,35 @@ def test_making_and_deleting_one_is_audited_and_announced(root, receiver, users)
     )
     actions = list(AuditEvent.objects.filter(environment=env).values_list("action", flat=True))
     assert {"branch_environment_created", "branch_environment_deleted"} <= set(actions)
+
+
+@pytest.mark.django_db
+def test_many_branches_stay_a_compact_group_under_their_template_on_the_board(
+    root, client_for, users
+):
+    pipeline = load_pipeline_text(
+        script_toml(root, *free_ports(8)).replace(
+            'name = "shop"\n', 'name = "shop"\n\n[[environments]]\nname = "dev"\nbranch = "main"\n'
+        ),
+        "shop.toml",
+    )
+    for number in range(8):
+        passing(pipeline, f"feature/topic-{number}", f"topic {number}")
+
+    page = client_for("developer").get("/pipelines/shop/").content.decode()
+
+    flow = page[page.index('id="board"') : page.index('aria-label="Per-branch environments"')]
+    assert 'id="env-dev"' in flow and "topic" not in flow
+    group = page[page.index('id="env-feature"') :]
+    assert group.count('class="branch-env state-healthy"') == 8
+    visible, more = group.split('<details class="branch-more">')
+    assert visible.count("branch-env ") == 6
+    assert "2 more branch environments" in more
+    assert "ports " in group and "8 in use" in group
+
+    from dashboard.live_data import board_frame
+
+    frame = board_frame(pipeline, users["developer"])
+    assert frame.count('hx-swap-oob="true"') == frame.count("<article") + 1  # + the banner
+    assert 'id="env-feature"' in frame and 'id="env-feature-topic-7"' in frame
+    assert '<article class="card state-healthy" id="env-feature-topic' not in frame

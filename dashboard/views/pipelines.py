@@ -25,6 +25,9 @@ def board(request: HttpRequest, pipeline: str) -> HttpResponse:
     context = {
         "pipeline": pipeline,
         "cards": cards,
+        # The promotion flow; per-branch templates and their environments group below it.
+        "flow": [c for c in cards if not (c.environment.per_branch or c.environment.template_id)],
+        "branch_groups": [c for c in cards if c.environment.per_branch],
         "roles": roles,
         "freeze": freeze_of(pipeline),
         "scheduled": outlook(pipeline),
