@@ -5,6 +5,7 @@ same in grey or printed), each chart has a title and a text summary for screen r
 a week without data says "—" instead of drawing nothing.
 """
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -96,7 +97,19 @@ SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 96, 24, 3
 
 
 def sparkline(chart_id: str, title: str, values: Sequence[float | None], fmt: Callable) -> str:
-    """A small line of `values` (oldest first), the last one marked; gaps where None."""
+    """A small line of `values` (oldest first), the last one marked; gaps where None.
+
+    The same inputs draw the same SVG: the board draws two per card on every view, mostly
+    unchanged, so the last SPARKLINES_KEPT are kept (`fmt` must be one function, not a new
+    lambda each call, for that)."""
+    return _sparkline(chart_id, title, tuple(values), fmt)
+
+
+SPARKLINES_KEPT = 512
+
+
+@functools.lru_cache(maxsize=SPARKLINES_KEPT)
+def _sparkline(chart_id: str, title: str, values: tuple[float | None, ...], fmt: Callable) -> str:
     known = [v for v in values if v is not None]
     if not known:
         return ""

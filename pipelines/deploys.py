@@ -111,7 +111,7 @@ def prepare_deployment(environment: Environment) -> None:
     is active there: one query otherwise), and the workers' broker must answer."""
     if environment.deployments.filter(status__in=ACTIVE_STATUSES).exists():
         reap_stale_deployments(environment=environment)
-    _check_broker()
+    check_broker()
 
 
 def queue_deployment(
@@ -126,7 +126,7 @@ def queue_deployment(
     break_glass: str = "",
 ) -> Deployment:
     """The next release of `env` and its queued deployment, handed to the runner after
-    commit. The caller has run `prepare_deployment`, holds `env`'s row lock and found it
+    commit. The caller has checked the broker, holds `env`'s row lock and found it
     unlocked, not frozen (or broken through: `freeze` is that window) and idle
     (`request_deployment`, `promotion.promote`)."""
     version = (env.releases.aggregate(v=Max("version"))["v"] or 0) + 1
@@ -433,7 +433,7 @@ def cancel_deployment(deployment: Deployment, *, by: AbstractBaseUser) -> Deploy
     return deployment
 
 
-def _check_broker() -> None:
+def check_broker() -> None:
     """With workers (REDIS_URL), a deployment nobody can be told about is not queued at all."""
     if settings.REDIS_URL and not dispatch.broker_answers():
         raise BrokerUnavailable(

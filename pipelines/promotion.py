@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from pipelines import audit, checklist, freezes, locks
-from pipelines.deploys import clean_reason, prepare_deployment, queue_deployment
+from pipelines.deploys import check_broker, clean_reason, queue_deployment
 from pipelines.errors import (
     CandidateChanged,
     ChecklistIncomplete,
@@ -49,7 +49,8 @@ def promote(
             f"{target.name} is promoted from {upstream}, not from {source.name}.", field="from"
         )
     reason = clean_reason(reason)
-    prepare_deployment(target)
+    # No reaping first: a deployment still active (a dead runner's too) refuses the promotion.
+    check_broker()
     with transaction.atomic():
         # Serialises promotions (and deploys) of the target: the second click waits here.
         target = (
@@ -61,7 +62,6 @@ def promote(
             )
             .get(pk=target.pk)
         )
-        target.pipeline = pipeline  # the same row (checked above): not read again
         locks.check_unlocked(target)
         # The window first, before what else is missing.
         window = freezes.check_not_frozen(target, by=by, reason=reason)

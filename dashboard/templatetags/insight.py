@@ -10,6 +10,14 @@ register = template.Library()
 register.filter("signed", numbers.signed)
 
 
+def _coverage(value) -> str:
+    return f"{value:.1f}%"
+
+
+def _tests(value) -> str:
+    return f"{value:g}"
+
+
 @register.simple_tag
 def sparkline(values, kind: str, environment: str) -> str:
     """The sparkline of a card: kind "coverage" or "tests"."""
@@ -18,11 +26,11 @@ def sparkline(values, kind: str, environment: str) -> str:
             f"spark-{environment}-coverage",
             f"Coverage of the last {len(values)} releases of {environment}",
             values,
-            lambda v: f"{v:.1f}%",
+            _coverage,
         )
     return charts.sparkline(
         f"spark-{environment}-tests",
         f"Test count of the last {len(values)} releases of {environment}",
         values,
-        lambda v: f"{v:g}",
+        _tests,
     )

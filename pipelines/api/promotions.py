@@ -22,8 +22,7 @@ def promotions(request: HttpRequest, pipeline: str) -> JsonResponse:
     found = get_pipeline(pipeline)
     data = json_object(request)
     check_fields(data, allowed=("from", "to", "digest", "reason"), required=("from", "to"))
-    source = _named(found, data["from"], field="from")
-    target = _named(found, data["to"], field="to")
+    source, target = _named(found, from_=data["from"], to=data["to"])
     digest = data.get("digest")
     if digest is not None and not (isinstance(digest, str) and DIGEST_RE.match(digest)):
         raise InvalidInput(
@@ -134,11 +133,20 @@ def _environment(pipeline: Pipeline, name: str) -> Environment:
     return found
 
 
-def _named(pipeline: Pipeline, name: Any, *, field: str) -> Environment:
-    """An environment named in the body: a wrong name is bad input (422), not a missing page."""
-    if not isinstance(name, str):
-        raise InvalidInput(f"{field} must be an environment's name.", field=field)
-    try:
-        return _environment(pipeline, name)
-    except NotFound as exc:
-        raise InvalidInput(exc.message, field=field) from None
+def _named(pipeline: Pipeline, **names: Any) -> list[Environment]:
+    """The environments named in the body (`from_`, `to`), in that order, in one query: a
+    wrong name is bad input (422), not a missing page."""
+    fields = {key: key.rstrip("_") for key in names}  # "from" is a keyword
+    for key, name in names.items():
+        if not isinstance(name, str):
+            raise InvalidInput(f"{fields[key]} must be an environment's name.", field=fields[key])
+    found = {
+        env.name: env
+        for env in pipeline.environments.select_related("promote_from").filter(
+            name__in=names.values()
+        )
+    }
+    for key, name in names.items():
+        if name not in found:
+            raise InvalidInput(f"{pipeline.name} has no environment {name!r}.", field=fields[key])
+    return [found[name] for name in names.values()]

@@ -6,6 +6,7 @@ The same task object runs either way, so the in-process run gets Celery's own re
 
 import functools
 import logging
+import os
 from typing import Any
 
 import redis
@@ -20,16 +21,35 @@ from pipelines.runner.tasks import run_deployment_task
 
 logger = logging.getLogger(__name__)
 BROKER_CHECK_SECONDS = 2
+BROKER_CONNECTIONS = 8  # per process: more than its threads ever hand out at once
 
 
 def dispatch(task: Task, *args: Any, queue: str) -> None:
     """Run `task(*args)` in the background. Raises when REDIS_URL is set and the broker
     cannot take the task (the caller decides what that means)."""
     if settings.REDIS_URL:
-        with task.app.connection_for_write(settings.REDIS_URL) as connection:
+        pool = _broker_connections(task.app, settings.REDIS_URL, os.getpid())
+        with pool.acquire(block=True, timeout=BROKER_CHECK_SECONDS) as connection:
             task.apply_async(args=args, queue=queue, connection=connection)
     else:
         run_here(task, *args)
+
+
+@functools.cache
+def _broker_connections(app, url: str, pid: int):
+    """Connections to the broker at `url`, kept open between requests: a new one costs a
+    connect and kombu's setup on each click (docs/architecture.md, "Embedded and production
+    mode"). Celery's publish retries revive one that Redis dropped. Per process (`pid`): a
+    forked worker child opens its own. Without a limit kombu closes each one released."""
+    return app.connection_for_write(url).Pool(limit=BROKER_CONNECTIONS)
+
+
+@functools.cache
+def _broker_client(url: str, pid: int) -> redis.Redis:
+    """A client for `broker_answers`, its connection kept between requests."""
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=BROKER_CHECK_SECONDS, socket_timeout=BROKER_CHECK_SECONDS
+    )
 
 
 def run_here(task: Task, *args: Any) -> None:
@@ -60,14 +80,7 @@ def start_orphan(sender, deployment_id: int, **kwargs) -> None:
 
 def broker_answers() -> bool:
     """Whether the broker at REDIS_URL answers now (requests are refused while it does not)."""
-    client = redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_connect_timeout=BROKER_CHECK_SECONDS,
-        socket_timeout=BROKER_CHECK_SECONDS,
-    )
     try:
-        return bool(client.ping())
+        return bool(_broker_client(settings.REDIS_URL, os.getpid()).ping())
     except redis.RedisError:
         return False
-    finally:
-        client.close()
