@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from dashboard import live_data
-from dashboard.log_html import live_frame
+from dashboard.log_html import live_batch_frame, live_frame
 from pipelines.live import deployment_group, pipeline_group
 from pipelines.numbers import parse_whole_number
 
@@ -108,21 +108,24 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
         async with self.delivering:
             if self.finished:
                 return
-            lines = event["lines"]
-            if lines and lines[0]["seq"] <= self.last:  # a duplicate, or overtaken by a refill
-                lines = [line for line in lines if line["seq"] > self.last]
+            first, lines = int(event["first"]), event["lines"]  # seqs first, first + 1, …
+            if first <= self.last:  # a duplicate, or overtaken by a refill
+                lines = lines[self.last + 1 - first :]
+                first = self.last + 1
             if not lines:
                 return
-            if _consecutive_from(lines, self.last + 1):
-                await self._send_lines(lines)
+            if first == self.last + 1:
+                # Rendered once per process for all its watchers (live_batch_frame caches).
+                await self.send(text_data=live_batch_frame(self.deployment_id, first, lines))
+                self.last = first + len(lines) - 1
             else:  # a message was lost (or came out of order): the database has every line
                 logger.info(
                     "deployment %s: lines %s-%s missed by the channel layer, sent from the db",
                     self.deployment_id,
                     self.last + 1,
-                    lines[0]["seq"] - 1,
+                    first - 1,
                 )
-                await self._send_stored(upto=lines[-1]["seq"])
+                await self._send_stored(upto=first + len(lines) - 1)
 
     async def deployment_changed(self, event: dict) -> None:
         self.news_at = asyncio.get_running_loop().time()
@@ -240,8 +243,3 @@ def _after(query_string: bytes) -> int:
     """The client's resume cursor `?after=N`: the last seq it rendered (0: from the start)."""
     values = parse_qs(query_string.decode("latin-1")).get("after", ["0"])
     return parse_whole_number(values[-1]) or 0
-
-
-def _consecutive_from(lines: list[dict], first: int) -> bool:
-    # A batch holds distinct seqs in ascending order (the runner's), so its ends tell.
-    return lines[0]["seq"] == first and lines[-1]["seq"] == first + len(lines) - 1

@@ -10,7 +10,7 @@ rendered at tens of thousands of lines a second.
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ansi2html import Ansi2HTMLConverter
 from django.utils.html import escape
@@ -57,19 +57,26 @@ def step_marker(stream: str, text: str) -> str:
 
 def line_html(line: Mapping) -> str:
     """One line ({"seq", "stream", "text"}) as `<div class="line …" data-seq="n">…</div>`."""
-    stream = line["stream"] if line["stream"] in _STREAMS else "stdout"
-    error = " data-error" if is_error(stream, line["text"]) else ""
-    step = step_marker(stream, line["text"])
-    body = ansi_to_html(line["text"])
-    return f'<div class="line {stream}" data-seq="{int(line["seq"])}"{error}{step}>{body}</div>'
+    return _line_html(line["seq"], line["stream"], line["text"])
+
+
+def _line_html(seq: int, stream: str, text: str) -> str:
+    stream = stream if stream in _STREAMS else "stdout"
+    error = " data-error" if is_error(stream, text) else ""
+    step = step_marker(stream, text)
+    return (
+        f'<div class="line {stream}" data-seq="{int(seq)}"{error}{step}>{ansi_to_html(text)}</div>'
+    )
 
 
 def lines_html(lines: Iterable[Mapping], *, oob: bool = False) -> SafeString:
     """Lines in seq order; with `oob`, wrapped for htmx to append them to `#log`."""
     html = "".join(line_html(line) for line in lines)
-    if oob:
-        html = f'<div hx-swap-oob="beforeend:#log">{html}</div>'
-    return mark_safe(html)
+    return _appended(html) if oob else mark_safe(html)
+
+
+def _appended(html: str) -> SafeString:
+    return mark_safe(f'<div hx-swap-oob="beforeend:#log">{html}</div>')
 
 
 class _FrameCache:
@@ -96,3 +103,14 @@ def live_frame(deployment_id: int, lines: list[Mapping]) -> str:
     range; the last text only guards against a reused deployment id in a test database)."""
     key = (deployment_id, lines[0]["seq"], lines[-1]["seq"], lines[-1]["text"])
     return _frames.get_or_render(key, lambda: lines_html(lines, oob=True))
+
+
+def live_batch_frame(deployment_id: int, first: int, lines: Sequence[Sequence[str]]) -> str:
+    """`live_frame` of a live message's batch: [stream, text] pairs with seqs from `first`."""
+    key = (deployment_id, first, first + len(lines) - 1, lines[-1][1])
+    return _frames.get_or_render(
+        key,
+        lambda: _appended(
+            "".join(_line_html(first + i, stream, text) for i, (stream, text) in enumerate(lines))
+        ),
+    )

@@ -3,16 +3,28 @@
 The database is the source of truth; these messages only carry news of it, so publishers
 send them after commit (`publish_after_commit`) and consumers refill from the database
 whenever a message is missing.
+
+To channels-redis, a process sends from one thread of its own (`_Publisher`): its event
+loop, and so the layer's Redis connection, lives as long as the process. (`async_to_sync`
+outside a server makes a new event loop per call, and channels-redis keeps connections per
+loop: a new connection per message.) The caller — the runner storing a log — never waits
+for Redis, and log batches that queued up meanwhile leave as one message.
 """
 
+import asyncio
+import atexit
 import logging
+import os
+import queue
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
+from pipelines.logs import StoredLines
 from pipelines.models import Deployment
 
 logger = logging.getLogger(__name__)
@@ -33,39 +45,150 @@ def pipeline_group(pipeline_id: int) -> str:
     return f"pipeline.{pipeline_id}"
 
 
+# Messages waiting for the publisher's thread; past that, new ones are dropped (news only:
+# watchers refill from the database), so a Redis that hangs cannot grow the process.
+MAX_WAITING = 1000
+# Consecutive log batches of one deployment that waited are joined up to this size.
+MAX_MESSAGE_LINES = 2000
+MAX_MESSAGE_CHARS = 1_000_000
+
+
 def _send(group: str, message: dict) -> None:
     """Best effort: a channel layer that is down (Redis restarting) must not fail the
     deployment or request that published; watchers refill from the database."""
     layer = get_channel_layer()
     if layer is None:
         return
+    if not isinstance(layer, InMemoryChannelLayer):
+        _publisher().put(layer, group, message)
+        return
+    # In memory: the layer lives on the server's loop, which async_to_sync finds from a
+    # thread the server started (docs/architecture.md, "Embedded and production mode").
     try:
         async_to_sync(layer.group_send)(group, message)
     except Exception:  # noqa: BLE001
         logger.warning("could not publish %s to %s", message.get("type"), group, exc_info=True)
 
 
+class _Publisher:
+    """One thread per process sending messages in the order they were put."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.waiting: queue.Queue = queue.Queue(maxsize=MAX_WAITING)
+        self.dropped = 0
+        threading.Thread(target=self._run, name="slipway-publisher", daemon=True).start()
+
+    def put(self, layer, group: str, message: dict) -> None:
+        try:
+            self.waiting.put_nowait((layer, group, message))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                logger.warning("the channel layer is behind: %s messages dropped", self.dropped)
+
+    def wait_until_sent(self, seconds: float) -> bool:
+        """Whether every message put so far has been sent (or given up) within `seconds`."""
+        with self.waiting.all_tasks_done:
+            return self.waiting.all_tasks_done.wait_for(
+                lambda: not self.waiting.unfinished_tasks, seconds
+            )
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        while True:
+            taken = [self.waiting.get()]
+            while len(taken) < MAX_WAITING:
+                try:
+                    taken.append(self.waiting.get_nowait())
+                except queue.Empty:
+                    break
+            for layer, group, message in joined(taken):
+                loop.run_until_complete(_send_now(layer, group, message))
+            for _ in taken:
+                self.waiting.task_done()
+
+
+async def _send_now(layer, group: str, message: dict) -> None:
+    for attempt in (1, 2):  # the first may meet a pooled connection a Redis restart broke
+        try:
+            await layer.group_send(group, message)
+            return
+        except Exception:  # noqa: BLE001
+            if attempt == 2:
+                logger.warning(
+                    "could not publish %s to %s", message.get("type"), group, exc_info=True
+                )
+
+
+def joined(taken: list[tuple]) -> list[tuple]:
+    """`taken` in order, each run of log batches that continue one another (same layer and
+    group, seq following seq) as one message, within MAX_MESSAGE_LINES / _CHARS."""
+    out: list[tuple] = []
+    for layer, group, message in taken:
+        if out and message["type"] == "log.lines":
+            last_layer, last_group, last = out[-1]
+            if (
+                last_layer is layer
+                and last_group == group
+                and last["type"] == "log.lines"
+                and last["first"] + len(last["lines"]) == message["first"]
+                and len(last["lines"]) + len(message["lines"]) <= MAX_MESSAGE_LINES
+                and _chars(last) + _chars(message) <= MAX_MESSAGE_CHARS
+            ):
+                out[-1] = (layer, group, {**last, "lines": [*last["lines"], *message["lines"]]})
+                continue
+        out.append((layer, group, message))
+    return out
+
+
+def _chars(message: dict) -> int:
+    return sum(len(text) for _, text in message["lines"])
+
+
+_publishers: dict[int, _Publisher] = {}
+_publishers_lock = threading.Lock()
+
+
+def _publisher() -> _Publisher:
+    """This process's publisher (a forked child, such as a Celery worker, starts its own)."""
+    pid = os.getpid()
+    publisher = _publishers.get(pid)
+    if publisher is None:
+        with _publishers_lock:
+            publisher = _publishers.get(pid) or _publishers.setdefault(pid, _Publisher())
+    return publisher
+
+
+def wait_until_published(seconds: float = 5.0) -> bool:
+    """Whether what this process published so far has left (tests; the end of a process)."""
+    publisher = _publishers.get(os.getpid())
+    return publisher is None or publisher.wait_until_sent(seconds)
+
+
+atexit.register(wait_until_published, 2.0)
+
+
 def publish_log(deployment_id: int, lines: Sequence) -> None:
-    """New log lines of a deployment, already stored, in seq order (one message per batch).
-    Lines have `seq`, `time`, `stream` and `text` (pipelines.logs.StoredLine, LogLine)."""
-    if not lines:
-        return
-    times: dict = {}  # a batch shares one time: format it once
-    _send(
-        deployment_group(deployment_id),
-        {
-            "type": "log.lines",
-            "lines": [
-                {
-                    "seq": ln.seq,
-                    "time": times.get(ln.time) or times.setdefault(ln.time, ln.time.isoformat()),
-                    "stream": ln.stream,
-                    "text": ln.text,
-                }
-                for ln in lines
-            ],
-        },
-    )
+    """New log lines of a deployment, already stored, in seq order: one message per run of
+    consecutive seqs, `{"type": "log.lines", "first": seq, "lines": [[stream, text], …]}`
+    (no object per line; the consumers know the seqs from `first`). Lines are a batch from
+    `append_log` (pipelines.logs.StoredLines) or have `seq`, `stream` and `text` (LogLine)."""
+    group = deployment_group(deployment_id)
+    for first, batch in _consecutive_runs(lines):
+        _send(group, {"type": "log.lines", "first": first, "lines": batch})
+
+
+def _consecutive_runs(lines: Sequence) -> list[tuple[int, list]]:
+    if isinstance(lines, StoredLines):
+        return [(lines.first, lines.lines)] if lines.lines else []
+    runs: list[tuple[int, list]] = []
+    for line in lines:
+        if runs and runs[-1][0] + len(runs[-1][1]) == line.seq:
+            runs[-1][1].append((line.stream, line.text))
+        else:
+            runs.append((line.seq, [(line.stream, line.text)]))
+    return runs
 
 
 def publish_deployment(deployment: Deployment) -> None:

@@ -2,14 +2,15 @@
 
 Each batch reserves its seq range, counts its error lines and notes the first one in one
 UPDATE of the deployment, then stores the lines: with COPY on PostgreSQL (the fastest way
-in, see docs/architecture.md), one executemany elsewhere. Text is made storable first:
-PostgreSQL refuses NUL and text that is not UTF-8, and one such line must not lose a batch.
+in, see docs/architecture.md "Storing and streaming a log"), one executemany elsewhere.
+Text is made storable first: PostgreSQL refuses NUL and text that is not UTF-8, and one
+such line must not lose a batch.
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -28,10 +29,36 @@ class StoredLine(NamedTuple):
     text: str
 
 
+class StoredLines(Sequence[StoredLine]):
+    """A batch as stored: seqs `first`, first + 1, …, one `time` for all. Keeps the lines as
+    they came, (stream, text) pairs: publishing sends them so, with no object per line."""
+
+    __slots__ = ("first", "lines", "time")
+
+    def __init__(self, first: int, time: datetime, lines: list[Line]) -> None:
+        self.first, self.time, self.lines = first, time, lines
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @overload
+    def __getitem__(self, index: int) -> StoredLine: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[StoredLine]: ...
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self.lines)))]
+        stream, text = self.lines[index]
+        return StoredLine(self.first + range(len(self.lines))[index], self.time, stream, text)
+
+
 _COLUMNS = ("deployment_id", "seq", "time", "stream", "text")
 REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 FIRST_ERROR_CHARS = 500
+# COPY's text format: a backslash starts an escape (`\N` is NULL), tab and newline separate.
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 ERROR_WORDS = ("error", "failed", "fatal", "traceback", "exception")
 # Also exception names as Python, Java or JS print them: "KeyError: 'x'", "IOException";
@@ -54,6 +81,31 @@ def is_error(stream: str, text: str) -> bool:
     return _ERROR.search(text) is not None
 
 
+def error_lines(lines: list[Line]) -> list[int]:
+    """The indexes of the error lines of a batch. One search over its output lines joined
+    first: nearly every batch has none. (Joined by newlines, no match can span two lines:
+    the pattern's look-behinds and its letters never match a newline.)"""
+    output = "\n".join(text for stream, text in lines if stream != LogLine.Stream.SYSTEM)
+    if "\x1b" not in output and not _may_name_an_error(output):
+        return [
+            i
+            for i, (stream, text) in enumerate(lines)
+            if stream == LogLine.Stream.SYSTEM and text.startswith(FAILURE_MARK)
+        ]
+    return [i for i, (stream, text) in enumerate(lines) if is_error(stream, text)]
+
+
+def _may_name_an_error(text: str) -> bool:
+    """A quick look for the error words first (substring searches are many times faster
+    than the pattern, whose look-behinds are tried at every position). ASCII only: the
+    pattern's case-insensitive match also takes letters such as "İ" for "i"."""
+    if text.isascii():
+        lowered = text.lower()
+        if not any(word in lowered for word in ERROR_WORDS):
+            return False
+    return _ERROR.search(text) is not None
+
+
 def storable(text: str) -> str:
     """`text` with NUL and what UTF-8 cannot encode (lone surrogates, such as undecodable
     bytes smuggled in by surrogateescape) replaced by U+FFFD, one for one."""
@@ -67,30 +119,31 @@ def _storable_lines(lines: list[Line]) -> list[Line]:
     return [(stream, storable(text)) for stream, text in lines]
 
 
-def append_log(deployment: Deployment, lines: Iterable[Line]) -> list[StoredLine]:
+def append_log(deployment: Deployment, lines: Iterable[Line]) -> StoredLines:
     """Store lines after the deployment's last seq and return them.
 
     The seq range is reserved with one UPDATE … SET last_seq = last_seq + n RETURNING
     last_seq, so concurrent writers never hand out the same seq and seqs stay dense.
     """
     lines = _storable_lines(list(lines))
-    if not lines:
-        return []
     now = timezone.now()
-    errors = [i for i, (stream, text) in enumerate(lines) if is_error(stream, text)]
+    if not lines:
+        return StoredLines(deployment.last_seq + 1, now, [])
+    errors = error_lines(lines)
     with transaction.atomic(savepoint=False):  # inside the writer's transaction: no SAVEPOINT
-        last = _reserve(deployment.pk, len(lines), errors, lines)
-        first = last - len(lines) + 1
         if connection.vendor == "postgresql":
-            _copy(deployment.pk, first, now, lines)
+            last = _reserve_pipelined(deployment.pk, len(lines), errors, lines)
+            _copy(deployment.pk, last - len(lines) + 1, now, lines)
         else:
-            _insert(deployment.pk, first, now, lines)
+            last = _reserve(deployment.pk, len(lines), errors, lines)
+            _insert(deployment.pk, last - len(lines) + 1, now, lines)
+        first = last - len(lines) + 1
     deployment.last_seq = last
     if errors and deployment.first_error_seq is None:
         deployment.first_error_seq = first + errors[0]
         deployment.first_error = lines[errors[0]][1][:FIRST_ERROR_CHARS]
     deployment.error_count += len(errors)
-    return [StoredLine(first + i, now, stream, text) for i, (stream, text) in enumerate(lines)]
+    return StoredLines(first, now, lines)
 
 
 def _reserve(deployment_id: int, count: int, errors: list[int], lines: list[Line]) -> int:
@@ -112,17 +165,38 @@ def _reserve(deployment_id: int, count: int, errors: list[int], lines: list[Line
         return cursor.fetchone()[0]
 
 
+def _reserve_pipelined(deployment_id: int, count: int, errors: list[int], lines: list[Line]):
+    """`_reserve` in psycopg's pipeline mode: the transaction's BEGIN and the UPDATE go to
+    the server together, one round trip instead of two (COPY cannot be pipelined)."""
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        return _reserve(deployment_id, count, errors, lines)
+
+
 def _names() -> tuple[str, str]:
     table = connection.ops.quote_name(LogLine._meta.db_table)
     return table, ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
 
 
-def _copy(deployment_id: int, first: int, now, lines: list[Line]) -> None:
+def copy_rows(deployment_id: int, first: int, now: datetime, lines: list[Line]) -> str:
+    """The batch as COPY's text format, formatted here in one go: psycopg's `write_row`
+    adapts each value of each row, which costs more than the database's whole insert.
+    Every column but the text is known to need no escaping."""
+    texts = [text for _, text in lines]
+    if _COPY_SPECIAL.search("".join(texts)) is not None:  # rare: escape only then
+        texts = [text.translate(_COPY_ESCAPES) for text in texts]
+    head, middle = f"{deployment_id}\t", f"\t{now.isoformat()}\t"
+    return "".join(
+        f"{head}{first + i}{middle}{stream}\t{text}\n"
+        for i, ((stream, _), text) in enumerate(zip(lines, texts, strict=True))
+    )
+
+
+def _copy(deployment_id: int, first: int, now: datetime, lines: list[Line]) -> None:
     """COPY … FROM STDIN through psycopg: several times faster than INSERTs."""
     table, columns = _names()
     with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for i, (stream, text) in enumerate(lines):
-            copy.write_row((deployment_id, first + i, now, stream, text))
+        copy.write(copy_rows(deployment_id, first, now, lines))
 
 
 def _insert(deployment_id: int, first: int, now, lines: list[Line]) -> None:

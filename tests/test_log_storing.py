@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from pipelines.logs import append_log, is_error
+from pipelines.logs import append_log, error_lines, is_error
 from pipelines.models import Deployment, LogLine
 from pipelines.runner.log_writer import LogWriter
 from tests.watching import running_deployment
@@ -78,6 +78,8 @@ def test_nul_bytes_and_text_that_is_not_utf8_are_stored_replaced_and_lose_no_lin
             ("stdout", "\ud800 half a pair"),
             ("stdout", "tab\tback\\slash\r\nnewline"),  # COPY's own escapes
             ("stdout", "after ✓ 🚀"),
+            ("stdout", "\\N"),  # COPY's NULL, were it not escaped
+            ("stderr", "\\."),  # COPY's end of data, likewise
         ],
     )
     assert stored(deployment) == [
@@ -87,6 +89,8 @@ def test_nul_bytes_and_text_that_is_not_utf8_are_stored_replaced_and_lose_no_lin
         (4, "stdout", "\ufffd half a pair"),
         (5, "stdout", "tab\tback\\slash\r\nnewline"),
         (6, "stdout", "after ✓ 🚀"),
+        (7, "stdout", "\\N"),
+        (8, "stderr", "\\."),
     ]
 
 
@@ -188,3 +192,25 @@ def test_concurrent_writers_agree_on_the_first_error_and_the_count(pipeline):
 )
 def test_what_counts_as_an_error_line(stream, text, error):
     assert is_error(stream, text) is error
+
+
+def test_a_batch_finds_the_same_error_lines_as_each_line_looked_at_alone():
+    """append_log looks at a batch's output joined first: nothing may hide or appear there."""
+    lines = [
+        ("stdout", "120 passed, 0"),
+        ("stdout", "failed"),  # "0\nfailed" is not "0 failed"
+        ("stdout", "no"),
+        ("stdout", "errors here"),
+        ("stdout", "Value"),
+        ("stdout", "Error"),  # "Value\nError" is not "ValueError"
+        ("system", "✖ switch failed"),
+        ("system", "error in a note is not an error"),
+        ("stdout", "\x1b[31mERR\x1b[0mOR"),  # an error word cut by colours
+        ("stdout", "FAİLED"),  # not ASCII: the pattern's own case-insensitivity decides
+        ("stdout", "all good"),
+    ]
+    alone = [i for i, (stream, text) in enumerate(lines) if is_error(stream, text)]
+
+    assert error_lines(lines) == alone
+    assert error_lines([line for line in lines if line[0] == "system"]) == [0]
+    assert error_lines([("stdout", "fine"), ("stdout", "quite fine")]) == []

@@ -1,0 +1,102 @@
+"""Publishing to channels-redis from a process that has no event loop of its own (a Celery
+worker running a deployment): one long-lived connection, in order, batches joined."""
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from pipelines.live import joined, publish_board, publish_log, wait_until_published
+from pipelines.logs import StoredLines
+from tests.services import need_redis
+
+REDIS_LAYER = "channels_redis.core.RedisChannelLayer"
+
+
+@pytest.fixture
+def redis_layer(settings):
+    url = need_redis()
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": REDIS_LAYER, "CONFIG": {"hosts": [url]}}}
+    return url
+
+
+def connections_received(url: str) -> int:
+    client = redis.Redis.from_url(url)
+    try:
+        return client.info("stats")["total_connections_received"]
+    finally:
+        client.close()
+
+
+def test_a_process_publishes_many_messages_over_one_redis_connection(redis_layer):
+    publish_board(1)  # the first message opens the connection
+    assert wait_until_published()
+    before = connections_received(redis_layer)
+
+    for n in range(1, 41):
+        publish_log(7, StoredLines(n, None, [("stdout", f"line {n}")]))
+        publish_board(1)
+    assert wait_until_published()
+
+    # (async_to_sync per message opened a connection for each: 80 here.)
+    assert connections_received(redis_layer) - before <= 2  # our INFO, and a spare
+
+
+def test_log_lines_published_in_batches_arrive_once_in_order(redis_layer):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("deployment.8", channel)
+    try:
+        for first in range(1, 301, 3):
+            publish_log(
+                8, StoredLines(first, None, [("stdout", f"l{first + i}") for i in range(3)])
+            )
+        assert wait_until_published()
+
+        @async_to_sync
+        async def received() -> list[tuple[int, str]]:
+            seen = []
+            while len(seen) < 300:
+                message = await layer.receive(channel)
+                seen += [(message["first"] + i, t) for i, (_, t) in enumerate(message["lines"])]
+            return seen
+
+        assert received() == [(n, f"l{n}") for n in range(1, 301)]
+    finally:
+        async_to_sync(layer.group_discard)("deployment.8", channel)
+
+
+def log(first: int, count: int, group: str = "deployment.1", layer: object = "L") -> tuple:
+    return layer, group, {"type": "log.lines", "first": first, "lines": [("stdout", "x")] * count}
+
+
+def test_waiting_log_batches_are_joined_only_where_they_continue_one_another():
+    board = ("L", "pipeline.1", {"type": "board.changed"})
+    taken = [
+        log(1, 2),
+        log(3, 2),  # continues 1-2
+        log(5, 1, group="deployment.2"),  # another deployment
+        log(5, 1),
+        board,  # news in between: nothing is joined across it, order is kept
+        log(6, 1),
+        log(9, 1),  # a gap (another writer's lines): the consumer refills it, not joined
+        log(10, 1, layer="M"),  # another channel layer (settings changed)
+    ]
+    sent = [
+        (layer, group, m.get("first"), len(m.get("lines", []))) for layer, group, m in joined(taken)
+    ]
+    assert sent == [
+        ("L", "deployment.1", 1, 4),
+        ("L", "deployment.2", 5, 1),
+        ("L", "deployment.1", 5, 1),
+        ("L", "pipeline.1", None, 0),
+        ("L", "deployment.1", 6, 1),
+        ("L", "deployment.1", 9, 1),
+        ("M", "deployment.1", 10, 1),
+    ]
+
+
+def test_joined_messages_stay_within_the_size_limit():
+    taken = [log(1 + 500 * n, 500) for n in range(9)]
+    sizes = [len(m["lines"]) for _, _, m in joined(taken)]
+    assert sizes == [2000, 2000, 500]
