@@ -11,6 +11,8 @@ from collections.abc import Callable
 LINE = re.compile(r'<div class="line (\w+)" data-seq="(\d+)"[^>]*>([^<]*)')
 BATCH = 500  # lines per message, as the runner's LogWriter batches them
 CHANNEL = "bench-live-logs"
+FINAL_CLOSE_CODES = (1000, 4403, 4404)  # finished, forbidden, not found: no reconnect
+MAX_RECONNECTS = 20
 
 
 def run_clients(
@@ -44,6 +46,7 @@ def run_clients(
         "unique": [c["unique"] for c in collected],
         "duplicates": [c["count"] - c["unique"] for c in collected],
         "latencies": [x for c in collected for x in c["latencies"]],
+        "closes": [c["closes"] for c in collected],
     }
     if kind == "redis":
         result["lost"] = [lines - seen for seen in result["unique"]]
@@ -55,21 +58,23 @@ def _watch_in_process(kind, target, count, keep_latencies, ready, results) -> No
 
 
 async def _watch_all(kind, target, count, keep_latencies, ready) -> list[dict]:
-    opened = [
-        await (_open_socket(target) if kind == "slipway" else _subscribe(target))
-        for _ in range(count)
-    ]
+    if kind == "slipway":
+        opened = [await _open_socket(target, after=0) for _ in range(count)]
+        ready.put(count)
+        return await asyncio.gather(
+            *(_receive_frames(target, socket, keep_latencies) for socket in opened)
+        )
+    opened = [await _subscribe(target) for _ in range(count)]
     ready.put(count)
-    watch = _receive_frames if kind == "slipway" else _receive_messages
-    return await asyncio.gather(*(watch(source, keep_latencies) for source in opened))
+    return await asyncio.gather(*(_receive_messages(pubsub, keep_latencies) for pubsub in opened))
 
 
-async def _open_socket(target):
+async def _open_socket(target, *, after: int):
     from websockets.asyncio.client import connect
 
     url, cookie, origin = target
     return await connect(
-        url,
+        re.sub(r"after=\d+", f"after={after}", url),
         origin=origin,
         additional_headers={"Cookie": cookie},
         max_size=None,
@@ -78,17 +83,32 @@ async def _open_socket(target):
     )
 
 
-async def _receive_frames(socket, keep_latencies: bool) -> dict:
-    from websockets.exceptions import ConnectionClosed
+async def _receive_frames(target, socket, keep_latencies: bool) -> dict:
+    """Frames until the server closes with 1000 (the deployment ended). On any other close
+    it reconnects with `?after=<highest seq seen>`, as the page does (static/js/deployment.js:
+    not after 1000, 4403 or 4404); every close code is kept for the report."""
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
     stats = _Stats(keep_latencies)
-    try:
-        async for frame in socket:
-            now = time.time()
-            stats.add(now, ((int(seq), stream, text) for stream, seq, text in LINE.findall(frame)))
-    except ConnectionClosed:
-        pass
-    return stats.summary()
+    while True:
+        try:
+            async for frame in socket:
+                now = time.time()
+                found = LINE.findall(frame)
+                stats.add(now, ((int(seq), stream, text) for stream, seq, text in found))
+        except ConnectionClosed:
+            pass
+        code = socket.close_code
+        stats.closes.append(code)
+        if code in FINAL_CLOSE_CODES or len(stats.closes) > MAX_RECONNECTS:
+            return stats.summary()
+        await asyncio.sleep(0.2)
+        try:
+            socket = await _open_socket(target, after=stats.highest)
+        except (OSError, InvalidHandshake, TimeoutError):
+            stats.closes.append(None)  # could not reconnect this time
+            if len(stats.closes) > MAX_RECONNECTS:
+                return stats.summary()
 
 
 async def _subscribe(url: str):
@@ -133,11 +153,14 @@ class _Stats:
         self.count = 0
         self.first = self.last = 0.0
         self.latencies: list[float] | None = [] if keep_latencies else None
+        self.highest = 0
+        self.closes: list[int | None] = []
 
     def add(self, now: float, lines) -> None:
         for seq, stream, text in lines:
             self.count += 1
             self.seen.add(seq)
+            self.highest = max(self.highest, seq)
             if self.latencies is not None and stream == "stdout":
                 self.latencies.append(now - float(text.split(" ", 1)[0]))
             self.first = self.first or now
@@ -150,4 +173,5 @@ class _Stats:
             "first": self.first,
             "last": self.last,
             "latencies": self.latencies or [],
+            "closes": self.closes,
         }

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -231,7 +232,7 @@ def report(args, rows, ceilings, steady) -> int:
         )
         if name == "slipway":
             print(f"{'  (stored by the runner':20} {'':>7} {result['stored_rate']:>12,.0f})")
-            failed |= bool(lost or dup)
+            failed |= bool(lost or dup) | not_closed_as_finished(result)
             if result["status"] != "succeeded":
                 print(f"  the deployment {result['status']} (see {args.dir}/celery.log)")
                 failed = True
@@ -258,9 +259,21 @@ def report(args, rows, ceilings, steady) -> int:
         f"p50 {p50:.0f} ms, p95 {p95:.0f} ms (goal p95 <= {GOAL_P95_MS} ms); "
         f"lost {max(steady['lost'])}, duplicated {max(steady['duplicates'])}"
     )
+    failed |= not_closed_as_finished(steady)
     failed |= p95 > GOAL_P95_MS or max(steady["lost"]) or max(steady["duplicates"])
     print("goals met" if not failed else "GOALS MISSED")
     return 1 if failed else 0
+
+
+def not_closed_as_finished(result: dict) -> bool:
+    """Say how sockets closed other than with 1000 (the deployment ended) and how often the
+    clients reconnected, as the page does; True when a client did not end with 1000."""
+    others = Counter(code for closes in result["closes"] for code in closes if code != 1000)
+    reconnects = sum(len(closes) - 1 for closes in result["closes"])
+    if others or reconnects:
+        codes = ", ".join(f"{code} × {n}" for code, n in others.items())
+        print(f"  reconnects: {reconnects}; other closes: {codes or 'none'}")
+    return any(not closes or closes[-1] != 1000 for closes in result["closes"])
 
 
 def free_port() -> int:

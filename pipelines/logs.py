@@ -212,3 +212,37 @@ def _insert(deployment_id: int, first: int, now, lines: list[Line]) -> None:
                 for i, (stream, text) in enumerate(lines)
             ],
         )
+
+
+# Lines read at once when a stored log is counted again: memory stays bounded however long.
+RECOUNT_CHUNK = 5000
+
+
+def recount_errors(deployment_id: int, *, chunk: int = RECOUNT_CHUNK) -> None:
+    """Count the error lines of a stored log again and note its first (for deployments
+    stored before they were counted as written), reading it `chunk` lines at a time by seq,
+    and mark it counted. Idempotent; under the deployment's row lock, so that a writer still
+    appending waits and then adds its own batch to a count that includes every line before."""
+    with transaction.atomic():
+        deployment = Deployment.objects.select_for_update().get(pk=deployment_id)
+        count, first_seq, first_text, after = 0, None, "", 0
+        while True:
+            rows = list(
+                LogLine.objects.filter(deployment_id=deployment_id, seq__gt=after)
+                .order_by("seq")
+                .values_list("seq", "stream", "text")[:chunk]
+            )
+            if not rows:
+                break
+            errors = error_lines([(stream, text) for _, stream, text in rows])
+            if errors and first_seq is None:
+                first_seq, _, first_text = rows[errors[0]]
+            count += len(errors)
+            after = rows[-1][0]
+        deployment.error_count = count
+        deployment.first_error_seq = first_seq
+        deployment.first_error = first_text[:FIRST_ERROR_CHARS]
+        deployment.log_errors_counted = True
+        deployment.save(
+            update_fields=["error_count", "first_error_seq", "first_error", "log_errors_counted"]
+        )

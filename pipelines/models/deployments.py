@@ -55,6 +55,9 @@ class Deployment(models.Model):
     error_count = models.PositiveIntegerField(default=0)
     first_error_seq = models.PositiveIntegerField(null=True, blank=True)
     first_error = models.TextField(blank=True)
+    # False for deployments stored before the error lines were counted as written: their
+    # count waits for `manage.py count_log_errors` (docs/operations.md).
+    log_errors_counted = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
