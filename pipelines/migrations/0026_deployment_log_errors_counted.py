@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
     `manage.py count_log_errors` counts the old ones, resumably, outside the migration."""
 
     dependencies = [
-        ("pipelines", "0020_deployment_faults"),
+        ("pipelines", "0025_branch_environments"),
     ]
 
     operations = [
