@@ -24,6 +24,7 @@ from pipelines.models import AuditEvent, Deployment, DeploymentStatus, Environme
 from tests.deploying import stop_app, wait_for
 from tests.factories import fake_sha
 from tests.live import bearer
+from tests.test_cli import slipway
 
 BRANCH = "feature/gift-cards"
 
@@ -337,3 +338,29 @@ def test_a_failing_stop_command_leaves_the_environment_in_place(shop, users):
     env.refresh_from_db()
     assert env.removed_at is None and env.port is not None
     assert served_sha(env.port) == env.current_release.build.sha
+
+
+def test_slipway_env_delete_stops_its_app_through_the_server(
+    slipway_server, root, ports, fast_runner, token_for
+):
+    pipeline = load_pipeline_text(shop_toml(root, *ports), "shop.toml")
+    branch_build(pipeline)
+    env = Environment.objects.get(name="feature-gift-cards")
+    pid = app_pid(env)
+    as_lead = {"SLIPWAY_URL": slipway_server.url, "SLIPWAY_TOKEN": token_for("lead")}
+
+    refused = slipway(
+        "env", "delete", "feature-gift-cards", env={**as_lead, "SLIPWAY_TOKEN": token_for("qa")}
+    )
+    assert refused.returncode == 1
+    assert "qa may not delete feature-gift-cards" in refused.stderr
+
+    result = slipway("env", "delete", "feature-gift-cards", "--reason", "merged", env=as_lead)
+
+    assert result.returncode == 0, result.stderr
+    assert "feature-gift-cards (branch feature/gift-cards) deleted" in result.stdout
+    wait_for(lambda: gone(pid), what="the app to stop")
+    assert _bindable(ports[0])
+    assert Environment.every.get(pk=env.pk).removed_at is not None
+    missing = slipway("env", "delete", "feature-gift-cards", env=as_lead)
+    assert missing.returncode == 1 and "no environment 'feature-gift-cards'" in missing.stderr
