@@ -149,3 +149,16 @@ def test_a_guarded_environment_in_the_database_is_not_made_a_template_either():
             "shop.toml",
         )
     assert not Environment.objects.get(name="feature").checklist_items.exists()
+
+
+def test_the_commented_template_of_the_example_file_loads_when_uncommented(settings):
+    example = (settings.BASE_DIR / "examples" / "webshop.toml").read_text()
+    start = example.index('# [[environments]]\n# name = "review"')
+    block = example[start : example.index("\n\n", start)]
+    text = '[pipeline]\nname = "shop"\n\n' + "\n".join(line[2:] for line in block.splitlines())
+
+    review = parse_pipeline_text(text, "webshop.toml").environments[0]
+
+    assert review.per_branch and review.branch == "feature/*"
+    assert review.branch_settings["ports"] == [8130, 8179]
+    assert review.branch_settings["delete_role"] == "developer"
