@@ -176,15 +176,16 @@ def describe(probe: Probe) -> str:
 def due_environments(now: datetime) -> list[Environment]:
     """Environments with a version_url whose last check is older than their interval, and
     none being deployed (a deployment changes what they serve: no verdict meanwhile)."""
-    if not Environment.objects.exclude(version_url="").exists():
+    # A per-branch template never runs anything: its version_url holds {port} for its
+    # branch environments (docs/branch-environments.md).
+    probed = Environment.objects.exclude(version_url="").exclude(per_branch=True)
+    if not probed.exists():
         # The usual answer, read from one table: a tick every few seconds stays cheap (and
         # takes no locks on the other tables while they are being emptied or migrated).
         return []
     deploying = Deployment.objects.filter(status__in=ACTIVE_STATUSES).values("environment_id")
-    candidates = (
-        Environment.objects.exclude(version_url="")
-        .exclude(pk__in=deploying)
-        .select_related("pipeline", "current_release__build", "probe")
+    candidates = probed.exclude(pk__in=deploying).select_related(
+        "pipeline", "current_release__build", "probe"
     )
     return [
         env

@@ -220,3 +220,21 @@ def test_many_branches_stay_a_compact_group_under_their_template_on_the_board(
     assert frame.count('hx-swap-oob="true"') == frame.count("<article") + 1  # + the banner
     assert 'id="env-feature"' in frame and 'id="env-feature-topic-7"' in frame
     assert '<article class="card state-healthy" id="env-feature-topic' not in frame
+
+
+@pytest.mark.django_db
+def test_the_drift_probe_asks_each_branch_environment_on_its_port_never_the_template(root):
+    from django.utils import timezone
+
+    from pipelines.probe import due_environments
+
+    low, high = free_ports(2)
+    text = script_toml(root, low, high) + 'version_url = "http://127.0.0.1:{port}/__version__"\n'
+    pipeline = load_pipeline_text(text, "shop.toml")
+    passing(pipeline, "feature/probed")
+
+    due = due_environments(timezone.now())
+
+    assert [(env.name, env.version_url) for env in due] == [
+        ("feature-probed", f"http://127.0.0.1:{low}/__version__")
+    ]
