@@ -86,24 +86,17 @@ def environment(request: HttpRequest, pipeline: str, environment: str) -> JsonRe
 
 
 def promotion_json(deployment: Deployment) -> dict[str, Any]:
-    status = deployment.status  # as accepted: a worker may have taken it since
-    deployment = Deployment.objects.select_related(  # one query, not one per relation
-        "environment",
-        "release__build",
-        "release__artifact",
-        "promotion__source",
-        "promotion__target",
-        "promotion__artifact",
-        "promotion__requested_by",
-    ).get(pk=deployment.pk)
+    """The accepted promotion, from the objects `promote` returned: every relation is in
+    hand already (no query). The release's artifact is the promotion's: the same build's,
+    and a build's artifact never changes."""
     release, promotion = deployment.release, deployment.promotion
     return {
         "id": deployment.pk,
-        "status": status,
+        "status": deployment.status,  # as accepted: a worker may have taken it since
         "environment": deployment.environment.name,
         "version": release.label,
         "sha": release.build.sha,
-        "digest": release.artifact.digest if release.artifact else None,
+        "digest": promotion.artifact.digest,
         "url": deployment.get_absolute_url(),
         "promotion": {
             "id": promotion.pk,
