@@ -54,18 +54,15 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connection
 
+    from dashboard.settings import redis_channel_layers
+
     call_command("migrate", verbosity=0)
     print(f"database: {connection.vendor} ({connection.settings_dict['NAME']})")
     redis = None
     if not args.in_memory_layer:
         redis = start_redis(scratch)
         # Only the channel layer: without REDIS_URL the deployment runs in this process.
-        settings.CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [redis.url], "capacity": 1000, "expiry": 60},
-            }
-        }
+        settings.CHANNEL_LAYERS = redis_channel_layers(redis.url)
     print(f"channel layer: {'channels-redis' if redis else 'in memory'}")
     try:
         return run(args, connection)

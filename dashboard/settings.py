@@ -191,13 +191,26 @@ SECURE_CSP = {
 # --- Redis: channel layer and deploy execution -----------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
-if REDIS_URL:
-    CHANNEL_LAYERS = {
+
+def redis_channel_layers(url: str) -> dict:
+    """channels-redis at `url`. Its reads may wait longer than its blocking pop (5 s, the
+    wait for a consumer's next message): redis-py 8's default socket timeout is that same
+    5 s, and a read cut short kills the consumer and closes its socket (docs/architecture.md,
+    "Live updates")."""
+    return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+            "CONFIG": {
+                "hosts": [{"address": url, "socket_timeout": 15}],
+                "capacity": 1000,
+                "expiry": 60,
+            },
         }
     }
+
+
+if REDIS_URL:
+    CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 if REDIS_URL:  # one count of failed API tokens for all web processes (pipelines/api/auth.py)

@@ -6,6 +6,7 @@ import contextlib
 import pytest
 from asgiref.sync import async_to_sync
 
+from dashboard.settings import redis_channel_layers
 from tests.blinking import RedisServer
 from tests.deploying import free_port
 from tests.services import need_program
@@ -51,12 +52,7 @@ def test_a_redis_restart_during_a_stream_loses_nothing_after_a_reconnect(
     pipeline, users, settings, tmp_path
 ):
     port = free_port()
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"], "capacity": 1000},
-        }
-    }
+    settings.CHANNEL_LAYERS = redis_channel_layers(f"redis://127.0.0.1:{port}/0")
     deployment = running_deployment(pipeline)
 
     @async_to_sync

@@ -1,11 +1,14 @@
 """Publishing to channels-redis from a process that has no event loop of its own (a Celery
 worker running a deployment): one long-lived connection, in order, batches joined."""
 
+import asyncio
+
 import pytest
 import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from dashboard.settings import redis_channel_layers
 from pipelines.live import joined, publish_board, publish_log, wait_until_published
 from pipelines.logs import StoredLines
 from tests.services import need_redis
@@ -100,3 +103,20 @@ def test_joined_messages_stay_within_the_size_limit():
     taken = [log(1 + 500 * n, 500) for n in range(9)]
     sizes = [len(m["lines"]) for _, _, m in joined(taken)]
     assert sizes == [2000, 2000, 500]
+
+
+def test_a_consumer_waiting_longer_than_redis_blocking_pop_keeps_waiting(settings):
+    """With redis-py 8 a read gave up after 5 s, as long as channels-redis' blocking pop:
+    an idle consumer's wait raised TimeoutError, which closed its socket (code 1011)."""
+    settings.CHANNEL_LAYERS = redis_channel_layers(need_redis())
+    layer = get_channel_layer()
+
+    @async_to_sync
+    async def wait_for_a_late_message() -> dict:
+        channel = await layer.new_channel()
+        waiting = asyncio.create_task(layer.receive(channel))
+        await asyncio.sleep(7)  # more than the blocking pop, and than redis-py's 5 s default
+        await layer.send(channel, {"type": "late"})
+        return await asyncio.wait_for(waiting, 10)
+
+    assert wait_for_a_late_message() == {"type": "late"}

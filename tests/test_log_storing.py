@@ -214,3 +214,34 @@ def test_a_batch_finds_the_same_error_lines_as_each_line_looked_at_alone():
     assert error_lines(lines) == alone
     assert error_lines([line for line in lines if line[0] == "system"]) == [0]
     assert error_lines([("stdout", "fine"), ("stdout", "quite fine")]) == []
+
+
+@pytest.mark.parametrize("cap", [1000, 1_000_000])
+def test_a_chunk_of_output_is_stored_as_its_lines_written_one_by_one(pipeline, cap):
+    """The runner hands over output a chunk at a time (LogWriter.write_lines): masked,
+    shortened, batched and cut at the cap exactly as line by line."""
+    chunk = [
+        "token=s3cret-value ok",
+        "x" * 10_050,  # too long: cut
+        "two secrets: s3cret-value and multi",
+        *(f"line {n}" for n in range(1200)),  # past a batch, and past the cap below
+    ]
+
+    def stored_by(write, environment: str) -> list[tuple[str, str]]:
+        deployment = running_deployment(pipeline, environment)
+        writer = LogWriter(deployment, max_lines=cap, flush_seconds=60)
+        writer.mask("s3cret-value")
+        writer.mask("multi\nline secret")
+        write(writer)
+        writer.system("Step release ended.")
+        writer.flush()
+        return list(deployment.log_lines.order_by("seq").values_list("stream", "text"))
+
+    one_by_one = stored_by(lambda w: [w.write(text) for text in chunk], "dev")
+    at_once = stored_by(lambda w: w.write_lines(list(chunk)), "uat")
+
+    assert at_once == one_by_one
+    assert one_by_one[0] == ("stdout", "token=*** ok")
+    assert one_by_one[1][1].endswith(" … (line cut)")
+    assert one_by_one[2] == ("stdout", "two secrets: *** and ***")
+    assert len(one_by_one) == (1002 if cap == 1000 else len(chunk) + 1)  # + cut note, step

@@ -114,12 +114,20 @@ class _LineReader:
                 self._emit(stream, self.partial[stream])
                 self.partial[stream] = b""
             return
-        *lines, self.partial[stream] = (self.partial[stream] + data).split(b"\n")
-        if len(self.partial[stream]) > MAX_PARTIAL_BYTES:  # a "line" that never ends
-            lines.append(self.partial[stream])
-            self.partial[stream] = b""
-        for line in lines:
-            self._emit(stream, line)
+        complete, newline, rest = (self.partial[stream] + data).rpartition(b"\n")
+        if not newline:  # no line ends in it yet (rpartition put it all first)
+            complete, rest = b"", complete
+        # Decoded at once: a newline is never part of a UTF-8 sequence, so each line decodes
+        # (invalid bytes replaced) as it would alone.
+        texts = complete.decode("utf-8", errors="replace").split("\n") if newline else []
+        if b"\r" in complete:
+            texts = [text.rstrip("\r") for text in texts]
+        if len(rest) > MAX_PARTIAL_BYTES:  # a "line" that never ends
+            texts.append(rest.decode("utf-8", errors="replace").rstrip("\r"))
+            rest = b""
+        self.partial[stream] = rest
+        if texts:
+            self.ctx.log.write_lines(texts, stream)
 
     def _emit(self, stream: str, line: bytes) -> None:
         self.ctx.log.write(line.decode("utf-8", errors="replace").rstrip("\r"), stream)

@@ -51,8 +51,10 @@ class LogWriter:
     def write(self, text: str, stream: str = Stream.STDOUT) -> None:
         for secret in self.masked:
             text = text.replace(secret, "***")
-        if len(text) > MAX_LINE_CHARS:
-            text = text[:MAX_LINE_CHARS] + " … (line cut)"
+        self._add(text, stream)
+
+    def _add(self, text: str, stream: str) -> None:
+        text = _shortened(text)
         if stream != Stream.SYSTEM:
             if self.cut:
                 self.dropped += 1
@@ -71,6 +73,30 @@ class LogWriter:
         self.pending.append((stream, text))
         if len(self.pending) >= MAX_BATCH:
             self.flush()
+
+    def write_lines(self, texts: list[str], stream: str = Stream.STDOUT) -> None:
+        """`write` each text in order, the common case in one go (a command's output comes a
+        chunk of lines at a time): masked over the chunk joined (no secret line holds a
+        newline, so none can match across two lines), and appended whole while no line is too
+        long and the cap is not near."""
+        if self.masked and texts:
+            joined = "\n".join(texts)
+            for secret in self.masked:
+                joined = joined.replace(secret, "***")
+            texts = joined.split("\n")
+        room = self.max_lines - self.deployment.last_seq - len(self.pending)
+        if stream == Stream.SYSTEM or self.cut or len(texts) > room:
+            for text in texts:
+                self._add(text, stream)
+            return
+        if texts and max(map(len, texts)) > MAX_LINE_CHARS:
+            texts = [_shortened(text) for text in texts]
+        while texts:
+            take = max(MAX_BATCH - len(self.pending), 1)
+            self.pending += [(stream, text) for text in texts[:take]]
+            texts = texts[take:]
+            if len(self.pending) >= MAX_BATCH:
+                self.flush()
 
     def system(self, text: str) -> None:
         self.write(text, Stream.SYSTEM)
@@ -97,3 +123,7 @@ class LogWriter:
             rows = append_log(self.deployment, self.pending)
             publish_after_commit(publish_log, deployment_id, rows)
         self.pending = []
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS] + " … (line cut)"
