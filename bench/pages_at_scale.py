@@ -93,7 +93,10 @@ def main() -> int:
     client = Client(HTTP_HOST="127.0.0.1")  # an allowed host of the default settings
     client.force_login(lead)
     print(f"\n{args.requests} requests per page; ms")
-    print(f"{'page':<24}{'100 builds p50':>16}{f'{args.builds:,} p50':>14}{'p95':>8}{'ratio':>8}")
+    print(
+        f"{'page':<24}{'100 builds p50':>15}{'p95':>8}{f'{args.builds:,} p50':>13}{'p95':>8}"
+        f"{'ratio':>7}{'p50/p50':>9}{'p95/p95':>9}"
+    )
     missed = False
     for label, path, headers in pages():
         short, long = timings(client, (path(small), path(big)), headers, args.requests)
@@ -101,10 +104,16 @@ def main() -> int:
         ok = percentile(long, 95) <= GOAL_MS and ratio <= GOAL_RATIO
         missed |= not ok
         print(
-            f"{label:<24}{statistics.median(short):>16.1f}{statistics.median(long):>14.1f}"
-            f"{percentile(long, 95):>8.1f}{ratio:>8.2f}{'' if ok else '  (goal missed)'}"
+            f"{label:<24}{statistics.median(short):>15.1f}{percentile(short, 95):>8.1f}"
+            f"{statistics.median(long):>13.1f}{percentile(long, 95):>8.1f}{ratio:>7.2f}"
+            f"{statistics.median(long) / statistics.median(short):>9.2f}"
+            f"{percentile(long, 95) / percentile(short, 95):>9.2f}"
+            f"{'' if ok else '  (goal missed)'}"
         )
-    print(f"goals: p95 ≤ {GOAL_MS} ms and ≤ {GOAL_RATIO} × the 100-build p50")
+    print(
+        f"goals: p95 ≤ {GOAL_MS} ms and ratio (the long history's p95 over the short one's "
+        f"p50) ≤ {GOAL_RATIO}; p50/p50 and p95/p95 compare like with like"
+    )
     return 1 if missed else 0
 
 

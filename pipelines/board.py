@@ -129,7 +129,6 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
             "probe",
         )
         .prefetch_related(
-            "promote_from",
             "waiting_build",
             "pinned_by",
             "template",
@@ -137,6 +136,10 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
         )
         .order_by("position", "name")  # one pipeline's: no join for the pipeline's name
     )
+    environments_by_pk = {env.pk: env for env in environments}
+    for env in environments:  # promoted from one of these: no query for it
+        if env.promote_from_id in environments_by_pk:
+            env.promote_from = environments_by_pk[env.promote_from_id]
     active = {
         d.environment_id: d
         for d in Deployment.objects.filter(
