@@ -1,5 +1,6 @@
-"""Pages that do not grow with history: every page makes the same number of queries with
-a short past as with a long one (their speed at 100,000 builds: bench/pages_at_scale.py)."""
+"""Pages that do not grow with history: every page, and a promotion, makes the same number
+of queries with a short past as with a long one (their speed at 100,000 builds:
+bench/pages_at_scale.py; a promotion's: bench/promote_latency.py)."""
 
 import pytest
 from django.db import connection
@@ -8,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from pipelines.models import Deployment
 from tests.history import add_history
 from tests.live import bearer
+from tests.promoting import env, finish_queued, sign_everything, uat_runs_a_new_build
 
 PAGES = {
     "board": lambda d: "/pipelines/webshop/",
@@ -46,3 +48,33 @@ def test_a_page_makes_as_many_queries_with_a_long_history_as_with_a_short_one(
     newest = Deployment.objects.latest("pk")
     assert newest.last_seq > 2000  # more than the page shows at once
     assert queries_of(client, PAGES[page](newest), headers) == short
+
+
+def promotion_queries(pipeline, users, client, headers: dict) -> int:
+    """The queries of one promotion through the API, uat's newest build to live."""
+    candidate = uat_runs_a_new_build(pipeline)
+    sign_everything(pipeline, users)
+    body = {"from": "uat", "to": "live", "digest": candidate.artifact.digest}
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            "/api/v1/pipelines/webshop/promotions",
+            body,
+            content_type="application/json",
+            headers=headers,
+        )
+    assert response.status_code == 202, response.content
+    finish_queued(env(pipeline, "live"))
+    return len(captured)
+
+
+@pytest.mark.django_db
+def test_a_promotion_makes_as_many_queries_with_a_long_history_as_with_a_short_one(
+    pipeline, users, client_for, token_for
+):
+    client, headers = client_for("lead"), bearer(token_for("lead"))
+    assert client.get("/api/v1/pipelines/webshop", headers=headers).status_code == 200
+    add_history(pipeline, builds=120, deployments=60, lines_each=3, actor=users["lead"])
+    short = promotion_queries(pipeline, users, client, headers)
+
+    add_history(pipeline, builds=300, deployments=120, lines_each=3, actor=users["lead"])
+    assert promotion_queries(pipeline, users, client, headers) == short
