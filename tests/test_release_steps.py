@@ -371,3 +371,23 @@ def test_a_cancel_that_arrives_during_maintenance_off_lets_it_finish(
     assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
     assert steps_of(deployment)[-1] == ("maintenance off", StepStatus.SUCCEEDED)
     assert not journal.flag.exists()
+
+
+@pytest.mark.parametrize("failing", ["backup", "release", "release command"])
+def test_whichever_script_step_fails_maintenance_off_follows(
+    pipeline, journal, fast_runner, failing
+):
+    key = {"backup": "backup_command", "release command": "release_command"}.get(failing)
+    dev = script_env(pipeline, journal, **(journal.commands(**{key: "exit 3"}) if key else {}))
+    if failing == "release":
+        dev.driver_settings["deploy_command"] = "exit 3"
+        dev.save(update_fields=["driver_settings"])
+
+    deployment = deploy(dev, artifact_build(pipeline, b"artifact"))
+
+    assert deployment.status == DeploymentStatus.FAILED
+    assert deployment.error.startswith(f"{failing} failed: `exit 3")
+    statuses = dict(steps_of(deployment))
+    assert statuses[failing] == StepStatus.FAILED
+    assert statuses["maintenance off"] == StepStatus.SUCCEEDED
+    assert journal.lines()[-1] == "maintenance off" and not journal.flag.exists()
