@@ -150,3 +150,19 @@ def test_a_log_past_the_cap_is_cut_with_a_marker(pipeline, fast_runner):
     assert len(log) < 30
     seqs = list(deployment.log_lines.values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_a_line_written_in_pieces_is_logged_whole(pipeline, fast_runner):
+    """Unbuffered Python's print() writes the text, then the newline: two reads."""
+    deployment, _ = request(
+        pipeline,
+        "printf 'half a '; sleep 0.2; printf 'line\\n'; "
+        "python3 -u -c \"print('from print()')\"",
+    )
+
+    deployment = run_deployment(deployment.pk)
+
+    assert deployment.status == DeploymentStatus.SUCCEEDED
+    log = log_of(deployment)
+    assert "half a line" in log and "from print()" in log, log
+    assert "" not in log, log

@@ -114,9 +114,8 @@ class _LineReader:
                 self._emit(stream, self.partial[stream])
                 self.partial[stream] = b""
             return
+        # No newline in it: rpartition gives (b"", b"", all of it), so it all waits in `rest`.
         complete, newline, rest = (self.partial[stream] + data).rpartition(b"\n")
-        if not newline:  # no line ends in it yet (rpartition put it all first)
-            complete, rest = b"", complete
         # Decoded at once: a newline is never part of a UTF-8 sequence, so each line decodes
         # (invalid bytes replaced) as it would alone.
         texts = complete.decode("utf-8", errors="replace").split("\n") if newline else []
