@@ -156,8 +156,7 @@ def test_a_line_written_in_pieces_is_logged_whole(pipeline, fast_runner):
     """Unbuffered Python's print() writes the text, then the newline: two reads."""
     deployment, _ = request(
         pipeline,
-        "printf 'half a '; sleep 0.2; printf 'line\\n'; "
-        "python3 -u -c \"print('from print()')\"",
+        "printf 'half a '; sleep 0.2; printf 'line\\n'; python3 -u -c \"print('from print()')\"",
     )
 
     deployment = run_deployment(deployment.pk)
