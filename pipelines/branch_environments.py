@@ -56,12 +56,13 @@ def environment_for_branch(template: Environment, build: Build) -> Environment |
     if existing is not None:
         return existing
     try:
-        return _create(template, build)
-    except IntegrityError:
-        # Another build of the branch made it meanwhile (SQLite has no row lock to wait on),
-        # or a template with an overlapping range took the port: the second case tries again.
-        existing = template.branch_environments.filter(source_branch=build.branch).first()
-        return existing or _create(template, build)
+        try:
+            return _create(template, build)
+        except IntegrityError:
+            # Another build of the branch made it meanwhile (SQLite has no row lock to wait
+            # on), or a template with an overlapping range took the port: then try again.
+            existing = template.branch_environments.filter(source_branch=build.branch).first()
+            return existing or _create(template, build)
     except PortsExhausted as exc:
         logger.warning("%s", exc.message)
         audit.record(

@@ -236,6 +236,8 @@ def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
     except EnvironmentFrozen as exc:  # a freeze window: it deploys when the window ends
         window = exc.details["window"]
         _wait(env, build, f"the freeze ({window['reason']}) to end at {window['end']}")
+    except NotFound as exc:  # a branch environment deleted a moment ago
+        log.info("auto-deploy of %s to %s skipped: %s", build.sha, env, exc.message)
     except EnvironmentLocked as exc:  # a lock stops auto-deploys quietly, not CI's request
         log.info("auto-deploy of %s to %s skipped: %s", build.sha, env, exc.message)
         audit.record(

@@ -238,3 +238,23 @@ def test_the_drift_probe_asks_each_branch_environment_on_its_port_never_the_temp
     assert [(env.name, env.version_url) for env in due] == [
         ("feature-probed", f"http://127.0.0.1:{low}/__version__")
     ]
+
+
+@pytest.mark.django_db
+def test_a_build_arriving_as_its_environment_is_deleted_is_skipped_not_an_error(root):
+    from django.utils import timezone
+
+    from pipelines.deploys import _auto_deploy_to
+
+    pipeline = load_pipeline_text(script_toml(root, *free_ports(2)), "shop.toml")
+    passing(pipeline, "feature/going", "first")
+    env = Environment.objects.get(name="feature-going")
+    later, _ = record_build(
+        pipeline, sha=fake_sha("later"), branch="feature/going", status="failed"
+    )
+    attach_artifact(later, store_artifact([b"later"]))
+    later.refresh_from_db()
+    Environment.every.filter(pk=env.pk).update(removed_at=timezone.now())  # deleted meanwhile
+
+    assert _auto_deploy_to(env, later) is None
+    assert env.releases.count() == 1
