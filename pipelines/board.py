@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 from pipelines.checklist import ChecklistState, active_items_with_latest_signoff, evaluate
 from pipelines.drivers.blue_green import Slot, slots_of
 from pipelines.freeze_windows import Window
-from pipelines.freezes import window_on
+from pipelines.freezes import outlook
 from pipelines.models import (
     Build,
     ChecklistItem,
@@ -168,6 +168,7 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
     freeze = next((lock for lock in locks if lock.environment_id is None), None)
     env_locks = {lock.environment_id: lock for lock in locks if lock.environment_id}
 
+    freezes = outlook(pipeline)  # the [[pipeline.freezes]] rules, evaluated once
     cards = []
     for env in environments:
         release = env.current_release
@@ -185,7 +186,7 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
                 held=held_builds(env) if env.pinned_at else [],
                 settled=settled.get(env.pk),
                 last_deployment=last.get(env.last_deployment_id),
-                freeze_window=window_on(env),
+                freeze_window=freezes.window_for(env.name),
             )
         )
     releases = {card.environment.pk: card.release for card in cards}

@@ -90,21 +90,35 @@ def rule_windows(rule: dict, at: datetime) -> tuple[Window | None, Window | None
     return None, (window if window.start > at else None)
 
 
+Pairs = list[tuple[Window | None, Window | None]]
+
+
+def evaluate(rules: list[dict], at: datetime) -> Pairs:
+    """Each rule's (holding, next) windows at `at`: computed once, asked per environment."""
+    at = at.astimezone(UTC)
+    return [rule_windows(rule, at) for rule in rules]
+
+
+def active_in(pairs: Pairs, environment: str | None) -> Window | None:
+    """The window freezing `environment` (the one ending last when several hold)."""
+    holding = [w for w, _ in pairs if w is not None and w.covers(environment)]
+    return max(holding, key=lambda w: w.end, default=None)
+
+
+def next_in(pairs: Pairs, environment: str | None) -> Window | None:
+    """The first window freezing `environment` that starts later."""
+    coming = [w for _, w in pairs if w is not None and w.covers(environment)]
+    return min(coming, key=lambda w: w.start, default=None)
+
+
 def active_window(rules: list[dict], environment: str | None, at: datetime) -> Window | None:
     """The window freezing `environment` at `at` (the one ending last when several hold)."""
-    holding = [w for w, _ in _each(rules, at) if w is not None and w.covers(environment)]
-    return max(holding, key=lambda w: w.end, default=None)
+    return active_in(evaluate(rules, at), environment)
 
 
 def next_window(rules: list[dict], environment: str | None, at: datetime) -> Window | None:
     """The first window freezing `environment` that starts after `at`."""
-    coming = [w for _, w in _each(rules, at) if w is not None and w.covers(environment)]
-    return min(coming, key=lambda w: w.start, default=None)
-
-
-def _each(rules: list[dict], at: datetime) -> list[tuple[Window | None, Window | None]]:
-    at = at.astimezone(UTC)
-    return [rule_windows(rule, at) for rule in rules]
+    return next_in(evaluate(rules, at), environment)
 
 
 def _end_of(rule: dict, start: datetime) -> datetime:

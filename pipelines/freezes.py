@@ -17,7 +17,15 @@ from django.utils import timezone
 from pipelines import audit
 from pipelines.durations import describe_duration
 from pipelines.errors import EnvironmentFrozen
-from pipelines.freeze_windows import Window, active_window, describe, next_window
+from pipelines.freeze_windows import (
+    Pairs,
+    Window,
+    active_in,
+    active_window,
+    describe,
+    evaluate,
+    next_in,
+)
 from pipelines.models import Deployment, Environment, Pipeline
 from pipelines.roles import can_lead
 
@@ -33,6 +41,11 @@ class FreezeOutlook:
     active: Window | None
     next: Window | None
     at: datetime | None = None
+    pairs: Pairs | None = None  # each rule's windows, for `window_for`
+
+    def window_for(self, environment: str) -> Window | None:
+        """The window holding on `environment` (the rules are evaluated once per outlook)."""
+        return active_in(self.pairs, environment) if self.pairs else None
 
     @property
     def announced(self) -> Window | None:
@@ -69,9 +82,8 @@ def outlook(pipeline: Pipeline, at: datetime | None = None) -> FreezeOutlook:
     at = at or timezone.now()
     if not pipeline.freezes:
         return FreezeOutlook(None, None, at)
-    return FreezeOutlook(
-        active_window(pipeline.freezes, None, at), next_window(pipeline.freezes, None, at), at
-    )
+    pairs = evaluate(pipeline.freezes, at)
+    return FreezeOutlook(active_in(pairs, None), next_in(pairs, None), at, pairs)
 
 
 def check_not_frozen(

@@ -5,15 +5,16 @@ after commit, in the background (pipelines/runner/dispatch.py: a Celery task on 
 when REDIS_URL is set, else in this process), is retried by Celery after each of
 SLIPWAY_NOTIFICATION_RETRY_DELAYS and logged; a failed delivery never fails what it reports.
 
-Events: deployment.started (requested), deployment.succeeded, deployment.failed (failed or
-interrupted), promotion.done (a promotion's deployment succeeded; sent instead of
-deployment.succeeded), probe.changed (the drift probe: ok, drift or unreachable) and
-checklist.bypassed (a lead's break-glass deploy or rollback to an environment with a
-checklist, with its reason), freeze.bypassed (a lead's deploy, rollback or promotion
-inside a scheduled freeze window, with its reason and the window), signoff.requested
-(pipelines/signers.py: a new candidate asks the signers whose items do not count for it
-yet), environment.created, environment.deleted and environment.refused (a branch
-environment made, deleted, or not made for want of a port; docs/branch-environments.md).
+Events: deployment.started (requested), deployment.succeeded, deployment.failed (failed,
+interrupted, or not started because a freeze window began), promotion.done (a promotion's
+deployment succeeded; sent instead of deployment.succeeded), probe.changed (the drift probe:
+ok, drift or unreachable) and checklist.bypassed (a lead's break-glass deploy or rollback to
+an environment with a checklist, with its reason), freeze.bypassed (a lead's deploy,
+rollback or promotion inside a scheduled freeze window, with its reason and the window),
+signoff.requested (pipelines/signers.py: a new candidate asks the signers whose items do not
+count for it yet), environment.created, environment.deleted and environment.refused (a
+branch environment made, deleted, or not made for want of a port;
+docs/branch-environments.md).
 Payloads:
 - slack: `{"text": …}`, as Slack's incoming webhooks take it;
 - webhook: `{"event", "text", "pipeline", "environment", "deployment", …}` with
@@ -61,6 +62,8 @@ AUDIT_ACTIONS = {
     "deployment_succeeded": "deployment.succeeded",
     "deployment_failed": "deployment.failed",
     "deployment_interrupted": "deployment.failed",
+    # The runner did not start it: a freeze window began after it was queued (docs/freezes.md).
+    "deployment_refused_frozen": "deployment.failed",
     "probe_changed": "probe.changed",
     "checklist_bypassed": "checklist.bypassed",
     "freeze_bypassed": "freeze.bypassed",
