@@ -15,6 +15,7 @@ import time_machine
 from aiosmtpd.controller import Controller
 from django.core import mail
 from django.db import connections
+from django.test import TestCase
 from django.utils import timezone
 
 from pipelines import checklist, signers
@@ -177,6 +178,24 @@ def test_a_hostile_branch_and_commit_message_cannot_mention_anyone_or_inject_htm
         assert "<script>" not in html and "<b>" not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
         assert "hotfix/&lt;!channel&gt;&amp;&lt;b&gt;" in html
+
+
+def test_a_failed_delivery_is_retried_by_celery_without_asking_again(
+    pipeline,
+    receiver,  # noqa: F811
+    users,
+    caplog,
+):
+    uat_runs_a_new_build(pipeline)  # before the targets exist: nobody asked yet
+    load_pipeline_text(with_signer_notifications(receiver.url))
+    receiver.answers = [500]  # the first delivery (Slack's) fails once
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        asked = signers.ask_signers(env(pipeline, "uat"))
+    assert len(asked) == 3
+    first, again = slack_asks(receiver)
+    assert first == again  # the same message, retried
+    assert "slack notification signoff.requested failed (attempt 1 of 3)" in caplog.text
+    assert SignoffRequest.objects.count() == 3  # claimed once, whatever the retries
 
 
 def test_the_link_opens_the_checklist_item_for_a_logged_in_signer(asking, users, client_for):
