@@ -2,7 +2,7 @@
 
 Each batch reserves its seq range, counts its error lines and notes the first one in one
 UPDATE of the deployment, then stores the lines: with COPY on PostgreSQL (the fastest way
-in, see docs/architecture.md "Storing and streaming a log"), one executemany elsewhere.
+in, see docs/architecture.md "Live updates"), one executemany elsewhere.
 Text is made storable first: PostgreSQL refuses NUL and text that is not UTF-8, and one
 such line must not lose a batch.
 """
