@@ -87,6 +87,13 @@ class Watcher:
                 self.seen.append((0, repr(exc)))
             time.sleep(0.02)
 
+    def wait_for_answers_asked_after_now(self, timeout: float = 10) -> None:
+        """Until two more answers came: the second was asked wholly after this call (the one in
+        flight may have been asked while maintenance was still on)."""
+        wanted, deadline = len(self.seen) + 2, time.monotonic() + timeout
+        while len(self.seen) < wanted and time.monotonic() < deadline:
+            time.sleep(0.02)
+
     def __enter__(self) -> "Watcher":
         self.thread.start()
         return self
@@ -119,6 +126,7 @@ def test_the_demos_live_deploy_passes_through_the_four_release_steps_behind_a_ma
 
     with Watcher(router + "/") as watcher:
         deployment = run_deployment(request_deployment(live, second, cause="manual").pk)
+        watcher.wait_for_answers_asked_after_now()
 
     assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
     steps = list(deployment.steps.values_list("name", "status"))
