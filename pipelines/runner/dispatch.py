@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from pipelines.models import Deployment
 from pipelines.runner import embedded
-from pipelines.runner.run import end_queued
+from pipelines.runner.queued import end_queued
 from pipelines.runner.tasks import run_deployment_task
 
 logger = logging.getLogger(__name__)

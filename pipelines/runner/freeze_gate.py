@@ -7,19 +7,12 @@ start it unless a lead broke the glass; an auto-deploy goes back to waiting for 
 end (pipelines/thaw.py). docs/freezes.md.
 """
 
-import logging
-
 from django.db import transaction
 from django.utils import timezone
 
-from pipelines import audit
 from pipelines.freeze_windows import active_window
-from pipelines.live import publish_after_commit, publish_deployment, publish_log
-from pipelines.logs import append_log
-from pipelines.models import Deployment, DeploymentStatus, Environment, LogLine, ReleaseCause
-from pipelines.runner.signals import announce_end
-
-logger = logging.getLogger(__name__)
+from pipelines.models import Deployment, DeploymentStatus, Environment, ReleaseCause
+from pipelines.runner.queued import end_queued
 
 
 def refuse_if_frozen(deployment_id: int) -> bool:
@@ -44,28 +37,18 @@ def refuse_if_frozen(deployment_id: int) -> bool:
         f"and it began after this deployment was queued."
         + (" The build deploys when the freeze ends." if auto else "")
     )
-    with transaction.atomic():
-        ended = Deployment.objects.filter(pk=deployment.pk, status=DeploymentStatus.QUEUED).update(
-            status=DeploymentStatus.CANCELLED, finished_at=now, error=error, refused_by_freeze=True
+    with transaction.atomic():  # the build waits again only if the deployment did end
+        refused = end_queued(
+            deployment,
+            now,
+            error,
+            status=DeploymentStatus.CANCELLED,
+            action="deployment_refused_frozen",
+            columns={"refused_by_freeze": True},
+            details={"window": window.as_data()},
         )
-        if not ended:
-            return False
-        if auto:  # back to waiting, unless a newer build waits already
+        if refused and auto:  # back to waiting, unless a newer build waits already
             Environment.objects.filter(pk=env.pk, waiting_build__isnull=True).update(
                 waiting_build=release.build
             )
-        deployment.refresh_from_db()
-        rows = append_log(deployment, [(LogLine.Stream.SYSTEM, error)])
-        audit.record(
-            "deployment_refused_frozen",
-            f"{release.label} to {env.name}: {error}",
-            pipeline=env.pipeline,
-            environment=env,
-            deployment=deployment.pk,
-            window=window.as_data(),
-        )
-        publish_after_commit(publish_log, deployment.pk, rows)
-        publish_after_commit(publish_deployment, deployment)
-        announce_end(deployment)
-    logger.info("deployment %s not started: %s", deployment.pk, error)
-    return True
+    return refused

@@ -24,7 +24,8 @@ from pipelines.models import Deployment, DeploymentStatus, Environment, StepStat
 from pipelines.runner.context import LostClaim, RunContext
 from pipelines.runner.heartbeat import new_runner_id
 from pipelines.runner.processes import end_process_groups
-from pipelines.runner.run import end_queued, finish, load, settle_target, still_serving
+from pipelines.runner.queued import end_queued
+from pipelines.runner.run import finish, load, settle_target, still_serving
 from pipelines.runner.signals import deployment_orphaned
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,6 @@ is handed out it runs once. Every status or step change is published after commi
 
 import logging
 import time
-from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
@@ -15,14 +14,12 @@ from django.utils import timezone
 
 from pipelines import audit
 from pipelines.drivers import MAINTENANCE_OFF, Driver, driver_for
-from pipelines.live import publish_after_commit, publish_deployment, publish_log
-from pipelines.logs import append_log
+from pipelines.live import publish_after_commit, publish_deployment
 from pipelines.models import (
     Deployment,
     DeploymentStatus,
     DeploymentStep,
     Environment,
-    LogLine,
     StepStatus,
 )
 from pipelines.runner.context import Cancelled, LostClaim, RunContext, StepFailed
@@ -303,28 +300,3 @@ def end_maintenance_of_dead_runner(ctx: RunContext, driver: Driver) -> str:
     if step.status == StepStatus.SUCCEEDED:
         return "maintenance turned off"
     return "turning maintenance off failed; check it by hand"
-
-
-def end_queued(deployment: Deployment, now: datetime, error: str) -> bool:
-    """End as interrupted a deployment that never left the queue; False if it had."""
-    env = deployment.environment
-    with transaction.atomic():
-        ended = Deployment.objects.filter(pk=deployment.pk, status=DeploymentStatus.QUEUED).update(
-            status=DeploymentStatus.INTERRUPTED, finished_at=now, error=error, settled=error
-        )
-        if not ended:
-            return False
-        deployment.refresh_from_db()
-        rows = append_log(deployment, [(LogLine.Stream.SYSTEM, error)])
-        audit.record(
-            "deployment_interrupted",
-            f"{deployment.release.label} to {env.name}: {error}",
-            pipeline=env.pipeline,
-            environment=env,
-            deployment=deployment.pk,
-        )
-        publish_after_commit(publish_log, deployment.pk, rows)
-        publish_after_commit(publish_deployment, deployment)
-        announce_end(deployment)
-    logger.warning("deployment %s ended while queued: %s", deployment.pk, error)
-    return True
