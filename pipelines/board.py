@@ -112,14 +112,20 @@ class EnvironmentCard:
         return getattr(self.environment, "probe", None)
 
 
-def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
-    ended = Deployment.objects.filter(environment=OuterRef("pk")).exclude(
-        status__in=ACTIVE_STATUSES
-    )
-    environments = list(
-        pipeline.environments.annotate(
+def environment_cards(pipeline: Pipeline, *, insight: bool = True) -> list[EnvironmentCard]:
+    """Every environment's card. `insight=False` leaves out what only the board shows (builds
+    ahead, quality diffs, trends, the last and the settled deployment): the API's read of what
+    runs where needs none of it, and it is most of the work (docs/architecture.md)."""
+    environments = pipeline.environments.all()
+    if insight:
+        ended = Deployment.objects.filter(environment=OuterRef("pk")).exclude(
+            status__in=ACTIVE_STATUSES
+        )
+        environments = environments.annotate(
             last_deployment_id=Subquery(ended.order_by("-created_at", "-id").values("pk")[:1])
         )
+    environments = list(
+        environments
         # A join of every relation takes PostgreSQL longer to plan (~15 ms) than to run: the
         # release's join here, the rest by primary key (none queried when all are empty).
         .select_related(
@@ -148,22 +154,6 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
         .select_related("release__build")
         .prefetch_related("steps")
     }
-    last_deployments = Deployment.objects.filter(environment=OuterRef("pk")).order_by(
-        "-created_at", "-id"
-    )
-    settled = {
-        d.environment_id: d
-        for d in Deployment.objects.filter(
-            pk__in=Subquery(
-                pipeline.environments.annotate(last=Subquery(last_deployments.values("pk")[:1]))
-                .exclude(last=None)
-                .values("last")
-            )
-        ).exclude(settled="")
-    }
-    last = Deployment.objects.select_related("release").in_bulk(
-        [env.last_deployment_id for env in environments if env.last_deployment_id]
-    )
     locks = list(pipeline.locks.select_related("owner"))
     freeze = next((lock for lock in locks if lock.environment_id is None), None)
     env_locks = {lock.environment_id: lock for lock in locks if lock.environment_id}
@@ -184,8 +174,6 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
                 else None,
                 checklist=list(env.checklist_items.all()),
                 held=held_builds(env) if env.pinned_at else [],
-                settled=settled.get(env.pk),
-                last_deployment=last.get(env.last_deployment_id),
                 freeze_window=freezes.window_for(env.name),
             )
         )
@@ -194,6 +182,35 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
         if card.environment.promote_from_id:
             card.candidate = releases.get(card.environment.promote_from_id)
             card.checklist_state = evaluate(card.environment, card.checklist, card.candidate)
+    if insight:
+        _add_insight(pipeline, cards, environments)
+    return _branches_after_their_template(cards)
+
+
+def _add_insight(
+    pipeline: Pipeline, cards: list[EnvironmentCard], environments: list[Environment]
+) -> None:
+    """The board's reading of the cards: the last and the settled deployment, builds ahead
+    of downstream, the quality diff of each promotion and the recent releases' trend."""
+    last_deployments = Deployment.objects.filter(environment=OuterRef("pk")).order_by(
+        "-created_at", "-id"
+    )
+    settled = {
+        d.environment_id: d
+        for d in Deployment.objects.filter(
+            pk__in=Subquery(
+                pipeline.environments.annotate(last=Subquery(last_deployments.values("pk")[:1]))
+                .exclude(last=None)
+                .values("last")
+            )
+        ).exclude(settled="")
+    }
+    last = Deployment.objects.select_related("release").in_bulk(
+        [env.last_deployment_id for env in environments if env.last_deployment_id]
+    )
+    for card in cards:
+        card.settled = settled.get(card.environment.pk)
+        card.last_deployment = last.get(card.environment.last_deployment_id)
     _count_builds_ahead(pipeline, cards)
     promoted = [c for c in cards if c.environment.promote_from_id]
     diffs = quality_diffs([(c.environment, c.release, c.candidate) for c in promoted])
@@ -212,7 +229,6 @@ def environment_cards(pipeline: Pipeline) -> list[EnvironmentCard]:
         source = by_pk.get(card.environment.promote_from_id)
         if source and source.downstream and source.downstream.pk == card.environment.pk:
             card.candidate_ahead, card.candidate_compare_url = source.ahead, source.compare_url
-    return _branches_after_their_template(cards)
 
 
 def _branches_after_their_template(cards: list[EnvironmentCard]) -> list[EnvironmentCard]:

@@ -4,9 +4,13 @@ import pytest
 import requests
 from django.test import Client
 
+from pipelines import pins
+from pipelines.api.representations import pipeline_json
+from pipelines.board import environment_cards
 from pipelines.deploys import request_deployment
 from pipelines.models import ChecklistItem, Environment, Lock
 from tests.factories import passing_build
+from tests.history import add_history
 from tests.live import bearer
 
 pytestmark = pytest.mark.django_db
@@ -93,6 +97,25 @@ def test_the_number_of_queries_does_not_grow_with_the_pipeline(
         passing_build(pipeline, branch="master")
     with django_assert_max_num_queries(len(few.captured_queries)):
         api.get("/api/v1/pipelines/webshop")
+
+
+def test_it_says_what_the_boards_cards_say_without_reading_the_boards_insight(
+    api, pipeline, users
+):
+    """The API reads the cards without builds ahead, quality diffs and trends (the board's
+    insight): none of its JSON may come from there."""
+    add_history(pipeline, builds=40, deployments=12, actor=users["lead"])
+    uat, live = Environment.objects.get(name="uat"), Environment.objects.get(name="live")
+    pins.pin(uat, by=users["lead"], reason="v2 broke checkout")
+    passing_build(pipeline, branch="master")  # waits: uat is pinned
+    request_deployment(live, uat.current_release.build, cause="manual")  # stays queued
+    Lock.objects.create(pipeline=pipeline, owner=users["lead"], reason="Black Friday")
+    answered = api.get("/api/v1/pipelines/webshop").json()
+    assert answered == pipeline_json(pipeline, environment_cards(pipeline, insight=True))
+    envs = {env["name"]: env for env in answered["environments"]}
+    assert envs["uat"]["pin"]["reason"] == "v2 broke checkout" and envs["uat"]["pin"]["waiting"]
+    assert envs["live"]["deployment"]["status"] == "queued"
+    assert envs["live"]["candidate"]["sha"] == envs["uat"]["release"]["sha"]
 
 
 def test_it_answers_404_for_an_unknown_pipeline(api, pipeline):

@@ -18,4 +18,4 @@ def pipeline_list(request: HttpRequest) -> JsonResponse:
 @api_view("GET")
 def pipeline_detail(request: HttpRequest, pipeline: str) -> JsonResponse:
     found = get_pipeline(pipeline)
-    return JsonResponse(pipeline_json(found, environment_cards(found)))
+    return JsonResponse(pipeline_json(found, environment_cards(found, insight=False)))
