@@ -99,9 +99,7 @@ def test_the_number_of_queries_does_not_grow_with_the_pipeline(
         api.get("/api/v1/pipelines/webshop")
 
 
-def test_it_says_what_the_boards_cards_say_without_reading_the_boards_insight(
-    api, pipeline, users
-):
+def test_the_api_says_what_the_boards_cards_say_without_their_insight(api, pipeline, users):
     """The API reads the cards without builds ahead, quality diffs and trends (the board's
     insight): none of its JSON may come from there."""
     add_history(pipeline, builds=40, deployments=12, actor=users["lead"])
