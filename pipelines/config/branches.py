@@ -17,10 +17,8 @@ import re
 from typing import Any
 
 from pipelines.branch_names import BRANCH, PORT, uses_placeholder
+from pipelines.config.reader import Reader, Where
 from pipelines.roles import Role
-
-# `checker` below is the pipelines.config.checker.Checker calling (not imported: no cycle).
-Checker = Any
 
 TEMPLATE_KEYS = ("per_branch", "ports", "idle_days", "stop_command", "delete_role")
 PORTS_RE = re.compile(r"([0-9]{1,5})-([0-9]{1,5})")
@@ -32,7 +30,7 @@ MAX_COMMAND = 2000
 
 
 def template_settings(
-    checker: Checker, where: Any, table: dict[str, Any], driver_settings: dict[str, Any]
+    checker: Reader, where: Where, table: dict[str, Any], driver_settings: dict[str, Any]
 ) -> tuple[bool, dict[str, Any]]:
     """(per_branch, branch_settings) of one [[environments]] table, checked."""
     per_branch = checker.boolean(where, table, "per_branch")
@@ -104,7 +102,7 @@ def template_settings(
     return True, settings
 
 
-def _refuse_guarded(checker: Checker, where: Any, table: dict[str, Any]) -> None:
+def _refuse_guarded(checker: Reader, where: Where, table: dict[str, Any]) -> None:
     why = (
         "a guarded environment can never be a per-branch template (its builds would skip the "
         "promotion and sign-offs that guard it)"
@@ -115,7 +113,7 @@ def _refuse_guarded(checker: Checker, where: Any, table: dict[str, Any]) -> None
         checker.fail(where, f"per_branch with promote_from: {why}", key="per_branch")
 
 
-def _ports(checker: Checker, where: Any, table: dict[str, Any]) -> tuple[int, int]:
+def _ports(checker: Reader, where: Where, table: dict[str, Any]) -> tuple[int, int]:
     text = checker.string(where, table, "ports", max_length=11)
     match = PORTS_RE.fullmatch(text.replace(" ", ""))
     low, high = (int(match.group(1)), int(match.group(2))) if match else (0, -1)
@@ -130,7 +128,7 @@ def _ports(checker: Checker, where: Any, table: dict[str, Any]) -> tuple[int, in
     return low, high
 
 
-def check_templates_not_promoted(checker: Checker, environments: list, where_of) -> None:
+def check_templates_not_promoted(checker: Reader, environments: list, where_of) -> None:
     """No environment promotes from a template: a template never runs anything to promote."""
     templates = {env.name for env in environments if env.per_branch}
     for index, env in enumerate(environments):

@@ -7,11 +7,11 @@ all of them). The result is what `Pipeline.freezes` stores and pipelines/freeze_
 reads.
 """
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pipelines.config.reader import Reader, Where
 from pipelines.durations import parse_duration
 from pipelines.freeze_windows import CronSimError, rule_windows
 
@@ -26,34 +26,23 @@ MAX_CRON_CHARS = 100
 STARTS_CHECKED = 12
 
 
-@dataclass(frozen=True)
-class _Where:
-    """A place for Checker.fail: the section to find the line in, and its name."""
-
-    section: tuple
-    label: str
-    environment: str | None = None
-
-
-def check_freezes(checker: Any, tables: Any, environments: list[str]) -> tuple[dict, ...]:
-    """The checked `[[pipeline.freezes]]`, as stored; ConfigError naming line and key.
-
-    `checker` is the pipelines.config.checker.Checker reading the file (its `fail` names
-    the file and line)."""
-    where = _Where(("pipeline",), "[pipeline]")
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        checker.fail(where, "freezes must be tables written as [[pipeline.freezes]]", key="freezes")
+def check_freezes(checker: Reader, tables: Any, environments: list[str]) -> tuple[dict, ...]:
+    """The checked `[[pipeline.freezes]]`, as stored; ConfigError naming line and key."""
+    where = Where(("pipeline",), "[pipeline]")
+    tables = checker.tables(
+        where, tables, "freezes must be tables written as [[pipeline.freezes]]", key="freezes"
+    )
     if len(tables) > MAX_FREEZES:
         checker.fail(where, f"declares more than {MAX_FREEZES} freezes", key="freezes")
     rules = []
     for index, table in enumerate(tables):
-        where = _Where(("pipeline", "freezes", index), f"[[pipeline.freezes]] #{index + 1}")
+        where = Where(("pipeline", "freezes", index), f"[[pipeline.freezes]] #{index + 1}")
         rules.append(_FreezeChecker(checker, where, table, environments).rule())
     return tuple(rules)
 
 
 class _FreezeChecker:
-    def __init__(self, checker: Any, where, table: dict, environments: list[str]) -> None:
+    def __init__(self, checker: Reader, where: Where, table: dict, environments: list[str]) -> None:
         self.checker, self.where, self.table = checker, where, table
         self.environments = environments
 

@@ -12,6 +12,7 @@ Called by checker.py with itself, so the messages name file, line and key as it 
 import re
 from typing import Any
 
+from pipelines.config.reader import Reader, Where
 from pipelines.roles import Role
 
 # Slack's mention syntax: a user, a user group, or a special mention (docs/signers.md).
@@ -22,7 +23,7 @@ MAX_MENTIONS = 20
 MAX_MENTION_TEXT = 500
 
 
-def slack_mentions(checker: Any, where: Any, table: dict[str, Any]) -> dict[str, Any]:
+def slack_mentions(checker: Reader, where: Where, table: dict[str, Any]) -> dict[str, Any]:
     """The target's extra keys for `mentions` (none when absent)."""
     if "mentions" not in table:
         return {}
@@ -69,7 +70,7 @@ def slack_mentions(checker: Any, where: Any, table: dict[str, Any]) -> dict[str,
     return {"mentions": checked} if checked else {}
 
 
-def email_signers(checker: Any, where: Any, table: dict[str, Any]) -> bool:
+def email_signers(checker: Reader, where: Where, table: dict[str, Any]) -> bool:
     """Whether an e-mail target asks the signers (`signers = true`) rather than writing to
     one address (`to`); the two exclude each other."""
     signers = checker.boolean(where, table, "signers")
