@@ -4,8 +4,10 @@ the polls, so that all three produce the same markup (`data-seq` on each line).
 A log line is untrusted text. It is escaped first; SGR colour codes then become `ansi*`
 classes via ansi2html (never inline styles, which the CSP forbids); any other control
 sequence (cursor moves, OSC hyperlinks and titles) is dropped so it cannot garble the page.
-Lines are built with plain string formatting rather than a template loop: a busy log is
-rendered at tens of thousands of lines a second.
+Lines are built with plain string formatting rather than a template loop, and many lines at
+once as one block (`lines_html`): escaped, stripped and searched for errors in one pass each
+rather than once a line, since the page shows thousands of lines (docs/architecture.md,
+"Live updates"). `line_html` renders one line alone; both give the same markup.
 """
 
 import re
@@ -16,14 +18,15 @@ from ansi2html import Ansi2HTMLConverter
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from pipelines.logs import is_error
+from pipelines.logs import error_lines, is_error
 
 _converter = Ansi2HTMLConverter(inline=False, escaped=True, linkify=False)
 # Before conversion: OSC strings (hyperlinks, titles), CSI sequences other than SGR (cursor
 # moves, erases), which ansi2html would act on or turn into links, and any other ESC: one
 # left alone could meet what follows a removed sequence and start a new one.
+# An unterminated OSC ends at the line's end (never eats the next line of a block).
 _NOT_COLOURS = re.compile(
-    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-ln-~]|\x1b(?!\[[0-?]*[ -/]*m)"
+    r"\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-ln-~]|\x1b(?!\[[0-?]*[ -/]*m)"
 )
 # After: any escape left, and control characters other than tab.
 _LEFTOVER_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b.?|[\x00-\x08\x0b-\x1f\x7f]")
@@ -32,14 +35,51 @@ STEP_START = "▶ "
 STEP_ENDS = ("✔ ", "✖ ")
 
 
+# Between the lines of a block given to ansi2html: a reset closes the line's open span and
+# forgets its colours, so each line converts as it would alone.
+_LINE_BREAK_RESET = "\x1b[0m\n"
+
+
 def ansi_to_html(text: str) -> SafeString:
     """Escaped HTML of one line, its SGR colours as `<span class="ansi31">…</span>`."""
     if "\x1b" not in text:
         return mark_safe(_LEFTOVER_CONTROLS.sub("", escape(text)))
-    while (stripped := _NOT_COLOURS.sub("", text)) != text:  # to a fixed point
+    return mark_safe(_coloured_html(_colours_only(text)))
+
+
+def _colours_only(text: str) -> str:
+    """One line without the escapes _NOT_COLOURS names, removed to a fixed point."""
+    while (stripped := _NOT_COLOURS.sub("", text)) != text:
         text = stripped
+    return text
+
+
+def _coloured_html(text: str) -> str:
+    """`text` (`_colours_only` of a line, or of lines joined by _LINE_BREAK_RESET) with its
+    SGR colours as spans."""
     html = _converter.convert(text, full=False, ensure_trailing_newline=False)
-    return mark_safe(_LEFTOVER_CONTROLS.sub("", html))
+    return _LEFTOVER_CONTROLS.sub("", html)
+
+
+def _bodies(texts: list[str]) -> list[str]:
+    """`ansi_to_html` of each text, in one pass over all of them: the lines without an escape
+    joined by newlines and escaped at once, those with colours joined by _LINE_BREAK_RESET
+    and converted at once. None of the patterns crosses a newline, and the texts hold none
+    (the caller checks), so splitting the result gives each line's own HTML."""
+    plain = [i for i, text in enumerate(texts) if "\x1b" not in text]
+    if len(plain) == len(texts):
+        return _LEFTOVER_CONTROLS.sub("", escape("\n".join(texts))).split("\n")
+    bodies = [""] * len(texts)
+    if plain:
+        html = _LEFTOVER_CONTROLS.sub("", escape("\n".join(texts[i] for i in plain)))
+        for i, body in zip(plain, html.split("\n"), strict=True):
+            bodies[i] = body
+    plain_set = set(plain)
+    coloured = [i for i in range(len(texts)) if i not in plain_set]
+    joined = _LINE_BREAK_RESET.join(_colours_only(texts[i]) for i in coloured) + "\x1b[0m"
+    for i, body in zip(coloured, _coloured_html(joined).split("\n"), strict=True):
+        bodies[i] = body
+    return bodies
 
 
 def step_marker(stream: str, text: str) -> str:
@@ -71,8 +111,36 @@ def _line_html(seq: int, stream: str, text: str) -> str:
 
 def lines_html(lines: Iterable[Mapping], *, oob: bool = False) -> SafeString:
     """Lines in seq order; with `oob`, wrapped for htmx to append them to `#log`."""
-    html = "".join(line_html(line) for line in lines)
+    return rows_html([(line["seq"], line["stream"], line["text"]) for line in lines], oob=oob)
+
+
+ROW_FIELDS = ("seq", "stream", "text")
+
+
+def rows_html(rows: Sequence[Sequence], *, oob: bool = False) -> SafeString:
+    """`lines_html` of (seq, stream, text) rows, as `values_list(*ROW_FIELDS)` gives them."""
+    if rows:
+        seqs, streams, texts = (list(column) for column in zip(*rows, strict=True))
+        html = _block_html(seqs, streams, texts)
+    else:
+        html = ""
     return _appended(html) if oob else mark_safe(html)
+
+
+def _block_html(seqs: Sequence[int], streams: list[str], texts: list[str]) -> str:
+    """`"".join(_line_html(…))` of these lines, each step done once for them all."""
+    if not texts or any("\n" in text for text in texts):  # not one line each: one at a time
+        return "".join(map(_line_html, seqs, streams, texts))
+    streams = [stream if stream in _STREAMS else "stdout" for stream in streams]
+    errors = set(error_lines(list(zip(streams, texts, strict=True))))
+    return "".join(
+        f'<div class="line {stream}" data-seq="{int(seq)}"'
+        f"{' data-error' if i in errors else ''}"
+        f"{step_marker(stream, text) if stream == 'system' else ''}>{body}</div>"
+        for i, (seq, stream, text, body) in enumerate(
+            zip(seqs, streams, texts, _bodies(texts), strict=True)
+        )
+    )
 
 
 def _appended(html: str) -> SafeString:
@@ -111,6 +179,10 @@ def live_batch_frame(deployment_id: int, first: int, lines: Sequence[Sequence[st
     return _frames.get_or_render(
         key,
         lambda: _appended(
-            "".join(_line_html(first + i, stream, text) for i, (stream, text) in enumerate(lines))
+            _block_html(
+                range(first, first + len(lines)),
+                [stream for stream, _ in lines],
+                [text for _, text in lines],
+            )
         ),
     )

@@ -1,9 +1,12 @@
 """A log line is untrusted text: colours render, everything else is escaped."""
 
+import random
+import re
+
 import pytest
 from asgiref.sync import async_to_sync
 
-from dashboard.log_html import lines_html
+from dashboard.log_html import line_html, lines_html
 from tests.watching import communicator, receive_until_closed, running_deployment, write_lines
 
 EVIL = (
@@ -65,3 +68,110 @@ def test_a_hyperlink_reassembled_from_stripped_sequences_is_no_link(text):
 def test_colours_survive_the_stripping():
     html = lines_html([{"seq": 1, "stream": "stdout", "text": "\x1b\x1b[31mred\x1b[0m"}])
     assert '<span class="ansi31">red</span>' in html
+
+
+def test_a_colour_left_open_on_one_line_does_not_spill_into_the_next():
+    """The page renders its lines as one block (dashboard/log_html.py): each line still
+    starts with no colour, and an unterminated OSC ends with its line."""
+    html = lines_html(
+        [
+            {"seq": 1, "stream": "stdout", "text": "\x1b[1;31mred, never reset"},
+            {"seq": 2, "stream": "stdout", "text": "plain <b>"},
+            {"seq": 3, "stream": "stdout", "text": "\x1b]8;;https://evil/\x07click, no end"},
+            {"seq": 4, "stream": "stdout", "text": "\x1b[32mgreen"},
+        ]
+    )
+    assert html == (
+        '<div class="line stdout" data-seq="1">'
+        '<span class="ansi1 ansi31">red, never reset</span></div>'
+        '<div class="line stdout" data-seq="2">plain &lt;b&gt;</div>'
+        '<div class="line stdout" data-seq="3">click, no end</div>'
+        '<div class="line stdout" data-seq="4"><span class="ansi32">green</span></div>'
+    )
+
+
+# What hostile output is made of: escapes whole and cut short, markup, quotes, controls,
+# error words and what only looks like one, the runner's step lines.
+FRAGMENTS = [
+    "\x1b[31m",
+    "\x1b[0m",
+    "\x1b[1;4;38;5;196m",
+    "\x1b[38;2;1;2;3m",
+    "\x1b[48;5m",
+    "\x1b[m",
+    "\x1b[",
+    "\x1b[31",
+    "\x1b",
+    "\x1b\x1b",
+    "\x1b[2K",
+    "\x1b[1A",
+    "\x1b[?25l",
+    "\x1b[?25m",
+    "\x1b[1 m",
+    "\x1b(0",
+    "\x1b(B",
+    "\x1b]8;;https://evil/\x07",
+    "\x1b]8;;\x07",
+    "\x1b]0;title",
+    "\x1b\\",
+    "\x07",
+    "\x00",
+    "\r",
+    "\t",
+    "\x7f",
+    "\x0c",
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '"',
+    "'",
+    "&amp;",
+    "&",
+    "<",
+    ">",
+    "javascript:",
+    "https://example.com/x?a=1&b=2",
+    "ERROR",
+    "error",
+    "0 failed",
+    "no errors",
+    "Error",
+    "ValueError: x",
+    "IOException",
+    "Terror",
+    "FAİLED",
+    "✖ ",
+    "▶ ",
+    "✔ ",
+    "é",
+    "漢字",
+    " ",
+    "x",
+]
+
+
+def random_line(rng):
+    text = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 8)))
+    stream = rng.choice(["stdout", "stdout", "stderr", "system", "bogus"])
+    return stream, text
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_block_of_lines_renders_exactly_as_each_line_alone(seed):
+    """The page's and the socket's blocks against the one-line renderer, on hostile text."""
+    rng = random.Random(seed)
+    lines = [
+        {"seq": seq, "stream": stream, "text": text}
+        for seq, (stream, text) in enumerate((random_line(rng) for _ in range(300)), start=1)
+    ]
+    if seed % 5 == 4:  # a text of several lines takes the way one at a time
+        lines[7]["text"] += "\nsecond\x1b]8;;https://evil/"
+
+    block = lines_html(lines)
+
+    assert block == "".join(line_html(line) for line in lines)
+    for markup in ("<script", "<img", "<a ", "href", "style="):
+        assert markup not in block
+    # The runner's own step names (data-step-start, escaped) are kept as the runner wrote them.
+    shown = re.sub(r' data-step-start="[^"]*"', "", block)
+    for control in ("\x1b", "\x00", "\x07", "\r"):
+        assert control not in shown

@@ -1,6 +1,7 @@
 """Storing log lines (COPY on PostgreSQL, executemany on SQLite; run both): dense seqs
 whoever writes, any text stored, the million-line cap, error lines found as they come."""
 
+import random
 import threading
 
 import pytest
@@ -214,6 +215,55 @@ def test_a_batch_finds_the_same_error_lines_as_each_line_looked_at_alone():
     assert error_lines(lines) == alone
     assert error_lines([line for line in lines if line[0] == "system"]) == [0]
     assert error_lines([("stdout", "fine"), ("stdout", "quite fine")]) == []
+
+
+ERROR_FRAGMENTS = [
+    "error",
+    "ERROR",
+    "Error",
+    "failed",
+    "FAILED",
+    "fatal",
+    "traceback",
+    "exception",
+    "ValueError",
+    "IOException",
+    "0 ",
+    "no ",
+    "No ",
+    "Terror",
+    "errors",
+    "FAİLED",
+    "ﬁ",
+    "K",
+    "\x1b[31m",
+    "\x1b[0m",
+    "\x1b]8;;x\x07",
+    "\x1b]0;error",
+    "\n",
+    " ",
+    "x",
+    "1",
+    "é",
+    "✖ ",
+]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_error_lines_agree_with_is_error_on_every_line_of_a_random_batch(seed):
+    """Each match of the joined search names its line: nothing may hide or appear there."""
+    rng = random.Random(seed)
+    lines = [
+        (
+            rng.choice(["stdout", "stderr", "system"]),
+            "".join(rng.choice(ERROR_FRAGMENTS) for _ in range(rng.randint(0, 6))),
+        )
+        for _ in range(500)
+    ]
+    if seed % 2:  # all ASCII: the substring search's own way
+        lines = [(stream, text) for stream, text in lines if text.isascii()]
+
+    assert error_lines(lines) == [i for i, (s, t) in enumerate(lines) if is_error(s, t)]
 
 
 @pytest.mark.parametrize("cap", [1000, 1_000_000])

@@ -14,7 +14,7 @@ from django.utils.safestring import mark_safe
 
 from dashboard.access import viewer_required
 from dashboard.deployment_status import status_context, status_html
-from dashboard.log_html import lines_html
+from dashboard.log_html import ROW_FIELDS, rows_html
 from pipelines.models import Deployment, LogLine, Promotion
 from pipelines.numbers import parse_whole_number
 from pipelines.roles import roles_of
@@ -22,7 +22,6 @@ from pipelines.roles import roles_of
 PAGE_LINES = 2000
 MAX_LINES = 5000
 DOWNLOAD_CHUNK = 5000
-LINE_FIELDS = ("seq", "time", "stream", "text")
 
 
 @viewer_required
@@ -31,14 +30,14 @@ def deployment_detail(request: HttpRequest, deployment: int) -> HttpResponse:
         Deployment.objects.select_related("environment__pipeline", "release__build"),
         pk=deployment,
     )
-    tail = list(found.log_lines.order_by("-seq").values(*LINE_FIELDS)[:PAGE_LINES])[::-1]
+    tail = list(found.log_lines.order_by("-seq").values_list(*ROW_FIELDS)[:PAGE_LINES])[::-1]
     context = {
         "deployment": found,
         "environment": found.environment,
         "pipeline": found.environment.pipeline,
-        "log_html": lines_html(tail),
-        "first_seq": tail[0]["seq"] if tail else 0,
-        "last_seq": tail[-1]["seq"] if tail else 0,
+        "log_html": rows_html(tail),
+        "first_seq": tail[0][0] if tail else 0,
+        "last_seq": tail[-1][0] if tail else 0,
         "promotion": Promotion.objects.filter(deployment=found).first(),
         **status_context(found, roles_of(request.user)),
     }
@@ -51,18 +50,18 @@ def deployment_log(request: HttpRequest, deployment: int) -> HttpResponse:
     `?before=N`: the lines before N, plain (for "load earlier lines"). `limit` ≤ 5000."""
     found = get_object_or_404(Deployment, pk=deployment)
     limit = min(_number(request.GET.get("limit"), PAGE_LINES), MAX_LINES) or PAGE_LINES
-    lines = found.log_lines.values(*LINE_FIELDS)
+    lines = found.log_lines.values_list(*ROW_FIELDS)
     if "before" in request.GET:
         before = _number(request.GET.get("before"), 0)
         chunk = list(lines.filter(seq__lt=before).order_by("-seq")[:limit])[::-1]
-        return HttpResponse(lines_html(chunk))
+        return HttpResponse(rows_html(chunk))
     after = _number(request.GET.get("after"), 0)
     chunk = list(lines.filter(seq__gt=after).order_by("seq")[:limit])
     frame = status_html(found, roles_of(request.user), oob=True)
     if chunk:
-        frame = lines_html(chunk, oob=True) + frame
+        frame = rows_html(chunk, oob=True) + frame
     response = HttpResponse(mark_safe(frame))
-    response["X-Last-Seq"] = str(chunk[-1]["seq"] if chunk else after)
+    response["X-Last-Seq"] = str(chunk[-1][0] if chunk else after)
     return response
 
 
