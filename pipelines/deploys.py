@@ -17,6 +17,14 @@ from django.db.models import Max
 from django.utils import timezone
 
 from pipelines import audit, branch_environments, freezes, locks, pins
+from pipelines.deploy_rules import (
+    auto_deploy_held,
+    auto_deploy_refusal,
+    auto_deployed,
+    break_glass,
+    check_lead,
+    check_may_deploy,
+)
 from pipelines.errors import (
     BrokerUnavailable,
     Conflict,
@@ -25,7 +33,6 @@ from pipelines.errors import (
     EnvironmentLocked,
     InvalidInput,
     NotFound,
-    PermissionDenied,
 )
 from pipelines.live import publish_after_commit, publish_board, publish_deployment, publish_log
 from pipelines.logs import append_log
@@ -38,7 +45,6 @@ from pipelines.models import (
     Release,
     ReleaseCause,
 )
-from pipelines.roles import can_deploy, can_lead
 from pipelines.runner import dispatch
 from pipelines.runner.reaper import reap_stale_deployments
 from pipelines.runner.signals import announce_end
@@ -46,7 +52,6 @@ from pipelines.statuses import ACTIVE_STATUSES
 
 log = logging.getLogger(__name__)
 VERSION_NUMBER = re.compile(r"0*[1-9][0-9]{0,8}")  # 1 to 999,999,999
-MAX_REASON_CHARS = 200
 
 
 def request_deployment(
@@ -209,10 +214,9 @@ def deploy_waiting_build_after(sender, deployment: Deployment, **kwargs) -> None
 
 def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
     """Once per build and environment; None when it waits, was skipped or went already."""
-    if _auto_deployed(env).filter(build=build).exists():
+    if auto_deployed(env).filter(build=build).exists():
         return None
-    if env.is_guarded():  # only promotion reaches it; the loader refuses such a branch too
-        why = f"{env.name} has a checklist: only promotion deploys there, never a branch"
+    if (why := auto_deploy_refusal(env)) is not None:
         log.warning("auto-deploy of %s to %s refused: %s", build.sha, env, why)
         audit.record(
             "auto_deploy_refused",
@@ -222,7 +226,7 @@ def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
             sha=build.sha,
         )
         return None
-    if pins.is_pinned(env):
+    if auto_deploy_held(env):
         env.refresh_from_db(fields=["pinned_at", "pin_reason"])
         pins.hold(env, build)
         return None
@@ -250,13 +254,6 @@ def _auto_deploy_to(env: Environment, build: Build) -> Deployment | None:
     return None
 
 
-def _auto_deployed(env: Environment):
-    """The releases auto-deploy made here (one the runner refused for a freeze is not one)."""
-    return env.releases.filter(cause=ReleaseCause.AUTO_DEPLOY).exclude(
-        deployment__refused_by_freeze=True
-    )
-
-
 def _wait(env: Environment, build: Build, what: str, *, deployment: int | None = None) -> None:
     """Make `build` the environment's waiting build (unless a newer one waits or went)."""
     with transaction.atomic():
@@ -268,7 +265,7 @@ def _wait(env: Environment, build: Build, what: str, *, deployment: int | None =
         waiting = env.waiting_build
         if waiting is not None and (waiting.created_at, waiting.pk) >= (build.created_at, build.pk):
             return  # a newer build waits already (or this very one, posted again)
-        newer = _auto_deployed(env).filter(build__created_at__gt=build.created_at)
+        newer = auto_deployed(env).filter(build__created_at__gt=build.created_at)
         if newer.exists():
             return  # CI re-posted an old build: a newer one is deploying or deployed
         env.waiting_build = build
@@ -296,9 +293,8 @@ def deploy_build(
 
     To a guarded environment it is break-glass: `reason` is required (docs/security.md).
     """
-    _check_may_deploy(environment, by)
-    reason = clean_reason(reason)
-    bypass_reason = _bypass_reason(environment, reason, "deploy to")
+    check_may_deploy(environment, by)
+    glass = break_glass(environment, reason, "deploy to")
     if build.pipeline_id != environment.pipeline_id:
         raise InvalidInput(f"Build {build.short_sha} belongs to another pipeline.", field="sha")
     if build.artifact_id is None:
@@ -312,11 +308,11 @@ def deploy_build(
         build,
         cause=ReleaseCause.MANUAL,
         by=by,
-        description=_described("manual deploy", by, bypass_reason)
-        if bypass_reason
+        description=glass.described("manual deploy", by)
+        if glass.checklist
         else f"manual deploy by {by.get_username()}",
-        bypass_reason=bypass_reason,
-        break_glass=reason,
+        bypass_reason=glass.checklist,
+        break_glass=glass.freeze,
     )
 
 
@@ -328,13 +324,9 @@ def rollback(
     Leads only. `version` is "v3" or 3. To a guarded environment it is break-glass: `reason`
     is required.
     """
-    if not can_lead(by):
-        raise PermissionDenied(
-            f"{by.get_username()} may not roll back {environment.name}: that takes the lead role."
-        )
+    check_lead(by, f"roll back {environment.name}")
     number = parse_version(version)
-    reason = clean_reason(reason)
-    bypass_reason = _bypass_reason(environment, reason, "roll back")
+    glass = break_glass(environment, reason, "roll back")
     earlier = (
         environment.releases.select_related("build")
         .filter(version=number, deployed_at__isnull=False)
@@ -355,9 +347,9 @@ def rollback(
             earlier.build,
             cause=ReleaseCause.ROLLBACK,
             by=by,
-            description=_described(f"rollback to v{number}", by, bypass_reason),
-            bypass_reason=bypass_reason,
-            break_glass=reason,
+            description=glass.described(f"rollback to v{number}", by),
+            bypass_reason=glass.checklist,
+            break_glass=glass.freeze,
         )
         pins.pin(environment, by=by, reason=f"rolled back to v{number}")
     return deployment
@@ -365,10 +357,7 @@ def rollback(
 
 def unpin(environment: Environment, *, by: AbstractBaseUser) -> Deployment | None:
     """A lead lifts a rollback's pin; the newest build that waited deploys now (returned)."""
-    if not can_lead(by):
-        raise PermissionDenied(
-            f"{by.get_username()} may not unpin {environment.name}: that takes the lead role."
-        )
+    check_lead(by, f"unpin {environment.name}")
     with transaction.atomic():
         env = Environment.objects.select_for_update().get(pk=environment.pk)
         if env.pinned_at is None:
@@ -391,10 +380,7 @@ def unpin(environment: Environment, *, by: AbstractBaseUser) -> Deployment | Non
 def cancel_deployment(deployment: Deployment, *, by: AbstractBaseUser) -> Deployment:
     """A lead stops a deployment: a queued one never starts; a running one's command gets
     TERM, then KILL after the grace period (the runner does that and logs it)."""
-    if not can_lead(by):
-        raise PermissionDenied(
-            f"{by.get_username()} may not cancel deployments: that takes the lead role."
-        )
+    check_lead(by, "cancel deployments")
     who = by.get_username()
     env = deployment.environment
     with transaction.atomic():
@@ -450,47 +436,3 @@ def parse_version(value: str | int) -> int:
     if not VERSION_NUMBER.fullmatch(text):
         raise InvalidInput(f"{value!r} is not a release version like v3.", field="release")
     return int(text)
-
-
-def clean_reason(reason: str | None) -> str:
-    """A break-glass reason as kept: one line, at most MAX_REASON_CHARS. The same rule for
-    going around a checklist and for deploying inside a freeze window (pipelines/freezes.py)."""
-    reason = " ".join((reason or "").split())
-    if len(reason) > MAX_REASON_CHARS:
-        raise InvalidInput(
-            f"The reason is longer than {MAX_REASON_CHARS} characters.", field="reason"
-        )
-    return reason
-
-
-def _bypass_reason(environment: Environment, reason: str, what: str) -> str:
-    """The break-glass reason a manual deploy or rollback to a guarded environment needs;
-    "" for an environment without a checklist."""
-    if not environment.is_guarded():
-        return ""
-    if not reason:
-        raise InvalidInput(
-            f"To {what} {environment.name} goes around its checklist: give a reason "
-            "(it is shown on the board, kept in the audit log and announced).",
-            field="reason",
-        )
-    return reason
-
-
-def _described(what: str, by: AbstractBaseUser, bypass_reason: str) -> str:
-    if not bypass_reason:
-        return what
-    return f"{what}: checklist bypassed by {by.get_username()} because {bypass_reason}"
-
-
-def _check_may_deploy(environment: Environment, user: AbstractBaseUser) -> None:
-    guarded = environment.is_guarded()
-    if not can_deploy(user, guarded=guarded):
-        why = (
-            "it has a checklist: only a lead deploys there (or promote it)"
-            if guarded
-            else "that takes the developer or lead role"
-        )
-        raise PermissionDenied(
-            f"{user.get_username()} may not deploy to {environment.name}: {why}."
-        )

@@ -9,7 +9,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from pipelines import audit, checklist, freezes, locks
-from pipelines.deploys import check_broker, clean_reason, queue_deployment
+from pipelines.deploy_rules import clean_reason
+from pipelines.deploys import check_broker, queue_deployment
 from pipelines.errors import (
     CandidateChanged,
     ChecklistIncomplete,
