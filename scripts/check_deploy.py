@@ -30,12 +30,16 @@ def readme_production_env() -> dict[str, str]:
     return env
 
 
-def check_deploy() -> subprocess.CompletedProcess:
-    """Only the README's settings (and PATH): nothing of the caller's environment leaks in."""
+def check_deploy(env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Only the README's settings, or `env` (and PATH): nothing of the caller's environment
+    leaks in."""
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env={"PATH": os.environ.get("PATH", ""), **readme_production_env()},
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            **(readme_production_env() if env is None else env),
+        },
         capture_output=True,
         text=True,
     )

@@ -9,8 +9,9 @@ import sys
 import pytest
 import requests
 from django.conf import settings
+from django.core.checks import run_checks
 
-from scripts.check_deploy import check_deploy
+from scripts.check_deploy import check_deploy, readme_production_env
 from tests.live import run_server
 
 SETTINGS_ONLY = (
@@ -72,3 +73,37 @@ def test_slipway_https_secures_cookies_hsts_and_redirects(tmp_path, transactiona
     assert "max-age=31536000" in behind_tls.headers["Strict-Transport-Security"]
     assert "; secure" in behind_tls.headers["Set-Cookie"].lower()
     assert health.status_code == 200  # load balancers ask over plain http
+
+
+def test_check_deploy_warns_when_slipway_base_url_is_unset():
+    """Unset, the links asking the signers would point at 127.0.0.1: check --deploy says so."""
+    env = readme_production_env()
+    del env["SLIPWAY_BASE_URL"]
+    result = check_deploy(env)
+
+    assert result.returncode != 0
+    assert "slipway.W001" in result.stderr + result.stdout
+    assert "SLIPWAY_BASE_URL 'http://127.0.0.1:8000' points at this machine" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("http://localhost:8000", "points at this machine"),
+        ("https://app.localhost", "points at this machine"),
+        ("slipway.example.com", "is not an absolute http(s) URL"),
+        ("ftp://slipway.example.com", "is not an absolute http(s) URL"),
+        ("https://slipway.example.com", None),
+        ("http://10.0.0.5:8000/slipway", None),
+    ],
+)
+def test_the_base_url_check_names_what_is_wrong(settings, url, problem):
+    settings.SLIPWAY_BASE_URL = url
+    messages = [m for m in run_checks(include_deployment_checks=True) if m.id == "slipway.W001"]
+
+    if problem is None:
+        assert messages == []
+    else:
+        (message,) = messages
+        assert f"SLIPWAY_BASE_URL {url!r} {problem}" in message.msg
+        assert "https://slipway.example.com" in message.hint
