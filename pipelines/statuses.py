@@ -30,7 +30,9 @@ class StepStatus(models.TextChoices):
 
 def progress(steps) -> tuple[int, int]:
     """(k, n) for "step k of n" of a deployment's steps (in order): the running step, else
-    how many steps are behind us."""
+    how many steps are behind us. Only steps that run count: those a failure skipped do not
+    (maintenance off after a failed release is step 3 of 3, not 5 of 5)."""
+    steps = [step for step in steps if step.status != StepStatus.SKIPPED]
     for k, step in enumerate(steps, start=1):
         if step.status == StepStatus.RUNNING:
             return k, len(steps)

@@ -8,6 +8,7 @@ from django.urls import NoReverseMatch, reverse
 
 from pipelines.logs import append_log
 from pipelines.models import Deployment, DeploymentStep, LogLine
+from tests.test_board import card_html
 from tests.watching import running_deployment, write_lines
 
 
@@ -160,3 +161,27 @@ def test_only_a_lead_sees_the_cancel_button_and_only_while_it_runs(pipeline, cli
 def test_an_unknown_deployment_is_404(pipeline, client_for):
     assert client_for("lead").get("/deployments/999999/").status_code == 404
     assert LogLine.objects.count() == 0
+
+
+def test_step_k_of_n_counts_only_the_steps_that_run(pipeline, client_for):
+    """After a failure the steps left are skipped and maintenance off still runs: it is the
+    third step that runs, of three — not the fifth of five (on the page and the card)."""
+    deployment = running_deployment(pipeline)
+    steps = [
+        ("backup", "succeeded"),
+        ("release", "failed"),
+        ("migrate", "skipped"),
+        ("health check", "skipped"),
+        ("maintenance off", "running"),
+    ]
+    for position, (name, status) in enumerate(steps, 1):
+        DeploymentStep.objects.create(
+            deployment=deployment, position=position, name=name, status=status
+        )
+    client = client_for("developer")
+    page = client.get(f"/deployments/{deployment.pk}/").content.decode()
+    board = client.get("/pipelines/webshop/").content.decode()
+    card = card_html(board, "dev")
+
+    assert "step 3 of 3" in page and "step 3 of 3" in card
+    assert "of 5" not in page and "of 5" not in card
