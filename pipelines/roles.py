@@ -18,13 +18,24 @@ SIGNER_ROLES = frozenset({Role.SALES.value, Role.SUPPORT.value, Role.QA.value})
 User = AbstractBaseUser | AnonymousUser
 
 
+def group_names(user: User) -> list[str]:
+    """The names of the user's groups, as the page header lists them (cached on the user
+    object for the request: the roles and the header share one query)."""
+    if not user.is_authenticated:
+        return []
+    cached = getattr(user, "_slipway_groups", None)
+    if cached is None:
+        cached = user._slipway_groups = list(user.groups.values_list("name", flat=True))
+    return cached
+
+
 def roles_of(user: User) -> set[str]:
     """The Slipway roles a user holds (cached on the user object for the request)."""
     if not user.is_authenticated:
         return set()
     cached = getattr(user, "_slipway_roles", None)
     if cached is None:
-        names = set(user.groups.values_list("name", flat=True))
+        names = set(group_names(user))
         cached = {role.value for role in Role if role.value in names}
         if user.is_superuser:
             cached.add(Role.LEAD.value)

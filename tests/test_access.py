@@ -1,7 +1,12 @@
 """Nobody sees more than their role allows, checked on the server."""
 
+import re
+
 import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +40,20 @@ def test_every_role_sees_the_board(pipeline, client_for, role):
     response = client_for(role).get("/pipelines/webshop/")
     assert response.status_code == 200
     assert b'data-env="live"' in response.content
+
+
+def test_the_header_names_every_group_of_the_user_read_once_with_the_roles(
+    pipeline, users, client_for
+):
+    users["qa"].groups.add(Group.objects.create(name="night-shift"))  # not a Slipway role
+    with CaptureQueriesContext(connection) as captured:
+        response = client_for("qa").get("/pipelines/webshop/environments/uat/")
+    who = re.search(r'data-field="who">(.*?)</span></span>', response.content.decode()).group(1)
+    assert who.startswith("qa<span") and sorted(who.split(" · ")[1].split(", ")) == [
+        "night-shift",
+        "qa",
+    ]
+    assert sum('"auth_group"' in query["sql"] for query in captured) == 1
 
 
 def test_a_user_logs_in_through_the_form_and_lands_on_the_board(pipeline, users):

@@ -8,6 +8,7 @@ from django.template.defaulttags import querystring
 from django.utils import timezone
 from django.utils.html import format_html
 
+from pipelines import roles
 from pipelines.durations import describe_duration
 
 register = template.Library()
@@ -37,6 +38,12 @@ def keyset_query(context, param: str, direction: str, key: int) -> str:
     "after") `key` (dashboard/keyset.py), the rest (filters, another list's page) kept."""
     other = "after" if direction == "before" else "before"
     return querystring(context, **{f"{param}_{direction}": key, f"{param}_{other}": None})
+
+
+@register.filter
+def group_names(user) -> list[str]:
+    """The header's "who": the user's groups, read once with their roles (pipelines.roles)."""
+    return roles.group_names(user)
 
 
 @register.filter

@@ -7,9 +7,9 @@ from pipelines.models import Environment
 
 def environment_or_404(pipeline: str, environment: str) -> Environment:
     """The environment `environment` of the pipeline named `pipeline`, with what the views
-    read of it (its pipeline, upstream and current release) loaded along."""
+    read of it (its pipeline, upstream, current release and its build) loaded along."""
     return get_object_or_404(
-        Environment.objects.select_related("pipeline", "promote_from", "current_release"),
+        Environment.objects.select_related("pipeline", "promote_from", "current_release__build"),
         pipeline__name=pipeline,
         name=environment,
     )
