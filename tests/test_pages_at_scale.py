@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from pipelines.models import Deployment
+from pipelines.models import AuditEvent, Deployment
 from tests.history import add_history
 from tests.live import bearer
 from tests.promoting import env, finish_queued, sign_everything, uat_runs_a_new_build
@@ -16,10 +16,17 @@ PAGES = {
     "environment page": lambda d: "/pipelines/webshop/environments/dev/",
     "guarded environment page": lambda d: "/pipelines/webshop/environments/live/",
     "audit log": lambda d: "/pipelines/webshop/audit/",
+    "audit log, an older page": lambda d: f"/pipelines/webshop/audit/?page_before={older_event()}",
     "deployment page": lambda d: f"/deployments/{d.pk}/",
     "deployment log poll": lambda d: f"/deployments/{d.pk}/log?after=1",
+    "deployment log, earlier lines": lambda d: f"/deployments/{d.pk}/log?before={d.last_seq}",
     "pipeline API": lambda d: "/api/v1/pipelines/webshop",
 }
+
+
+def older_event() -> int:
+    """An event on the audit log's second page (newer and older pages around it)."""
+    return AuditEvent.objects.order_by("-pk").values_list("pk", flat=True)[55]
 
 
 def queries_of(client, path: str, headers: dict) -> int:

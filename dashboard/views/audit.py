@@ -11,6 +11,7 @@ from pipelines.audit import verify_since_checkpoint
 from pipelines.models import AuditEvent, Pipeline
 
 PAGE_SIZE = 50
+SHOWN = ("action", "message", "created_at", "environment__name", "actor__username")
 
 
 @viewer_required
@@ -18,7 +19,12 @@ def audit_log(request: HttpRequest, pipeline: str) -> HttpResponse:
     pipeline = get_object_or_404(Pipeline, name=pipeline)
     environment = request.GET.get("environment", "")
     username = request.GET.get("user", "")
-    events = AuditEvent.objects.filter(pipeline=pipeline).select_related("environment", "actor")
+    # Only what the table shows: not the event's data (JSON to decode) nor its chain hashes.
+    events = (
+        AuditEvent.objects.filter(pipeline=pipeline)
+        .select_related("environment", "actor")
+        .only(*SHOWN)
+    )
     if environment:
         events = events.filter(environment__name=environment)
     if username:
