@@ -3,10 +3,10 @@
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Count, OuterRef, Prefetch, Subquery
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import prefetch_related_objects
 
-from pipelines.checklist import ChecklistState, active_items_with_latest_signoff, evaluate
+from pipelines.checklist import ChecklistState, evaluate, items_with_latest_signoff
 from pipelines.drivers.blue_green import Slot, slots_of
 from pipelines.freeze_windows import Window
 from pipelines.freezes import outlook
@@ -20,8 +20,16 @@ from pipelines.models import (
     Probe,
     Release,
 )
+from pipelines.models.queries import (
+    Columns,
+    Span,
+    count_in_spans,
+    placeholders,
+    read_rows,
+    table,
+)
 from pipelines.pins import held_builds
-from pipelines.quality import QualityDiff, builds_between, quality_diffs
+from pipelines.quality import QualityDiff, quality_diffs
 from pipelines.repository import commit_url, compare_url
 from pipelines.statuses import ACTIVE_STATUSES, DeploymentStatus, progress
 from pipelines.trends import Trend, recent_releases, trend_of
@@ -116,16 +124,8 @@ def environment_cards(pipeline: Pipeline, *, insight: bool = True) -> list[Envir
     """Every environment's card. `insight=False` leaves out what only the board shows (builds
     ahead, quality diffs, trends, the last and the settled deployment): the API's read of what
     runs where needs none of it, and it is most of the work (docs/architecture.md)."""
-    environments = pipeline.environments.all()
-    if insight:
-        ended = Deployment.objects.filter(environment=OuterRef("pk")).exclude(
-            status__in=ACTIVE_STATUSES
-        )
-        environments = environments.annotate(
-            last_deployment_id=Subquery(ended.order_by("-created_at", "-id").values("pk")[:1])
-        )
     environments = list(
-        environments
+        pipeline.environments.all()
         # A join of every relation takes PostgreSQL longer to plan (~15 ms) than to run: the
         # release's join here, the rest by primary key (none queried when all are empty).
         .select_related(
@@ -134,26 +134,15 @@ def environment_cards(pipeline: Pipeline, *, insight: bool = True) -> list[Envir
             "current_release__created_by",
             "probe",
         )
-        .prefetch_related(
-            "waiting_build",
-            "pinned_by",
-            "template",
-            Prefetch("checklist_items", queryset=active_items_with_latest_signoff()),
-        )
+        .prefetch_related("waiting_build", "pinned_by", "template")
         .order_by("position", "name")  # one pipeline's: no join for the pipeline's name
     )
     environments_by_pk = {env.pk: env for env in environments}
     for env in environments:  # promoted from one of these: no query for it
         if env.promote_from_id in environments_by_pk:
             env.promote_from = environments_by_pk[env.promote_from_id]
-    active = {
-        d.environment_id: d
-        for d in Deployment.objects.filter(
-            environment__pipeline=pipeline, status__in=ACTIVE_STATUSES
-        )
-        .select_related("release__build")
-        .prefetch_related("steps")
-    }
+    shown = _deployments_shown(list(environments_by_pk), insight=insight)
+    checklists = items_with_latest_signoff(list(environments_by_pk))
     locks = list(pipeline.locks.select_related("owner"))
     freeze = next((lock for lock in locks if lock.environment_id is None), None)
     env_locks = {lock.environment_id: lock for lock in locks if lock.environment_id}
@@ -162,19 +151,24 @@ def environment_cards(pipeline: Pipeline, *, insight: bool = True) -> list[Envir
     cards = []
     for env in environments:
         release = env.current_release
+        checklist = checklists.get(env.pk, [])
+        for item in checklist:
+            item.environment = env
         cards.append(
             EnvironmentCard(
                 environment=env,
                 release=release,
-                active_deployment=active.get(env.pk),
+                active_deployment=shown.active.get(env.pk),
                 lock=env_locks.get(env.pk, freeze),
                 downstream=_downstream_of(env, environments),
                 commit_url=commit_url(pipeline.repository_url, release.build.sha)
                 if release
                 else None,
-                checklist=list(env.checklist_items.all()),
+                checklist=checklist,
                 held=held_builds(env) if env.pinned_at else [],
                 freeze_window=freezes.window_for(env.name),
+                settled=shown.settled.get(env.pk),
+                last_deployment=shown.last_ended.get(env.pk),
             )
         )
     releases = {card.environment.pk: card.release for card in cards}
@@ -183,40 +177,84 @@ def environment_cards(pipeline: Pipeline, *, insight: bool = True) -> list[Envir
             card.candidate = releases.get(card.environment.promote_from_id)
             card.checklist_state = evaluate(card.environment, card.checklist, card.candidate)
     if insight:
-        _add_insight(pipeline, cards, environments)
+        _add_insight(pipeline, cards)
     return _branches_after_their_template(cards)
 
 
-def _add_insight(
-    pipeline: Pipeline, cards: list[EnvironmentCard], environments: list[Environment]
-) -> None:
-    """The board's reading of the cards: the last and the settled deployment, builds ahead
-    of downstream, the quality diff of each promotion and the recent releases' trend."""
-    last_deployments = Deployment.objects.filter(environment=OuterRef("pk")).order_by(
-        "-created_at", "-id"
+@dataclass
+class _Shown:
+    """The deployments the cards show, by environment id."""
+
+    active: dict[int, Deployment] = field(default_factory=dict)
+    last_ended: dict[int, Deployment] = field(default_factory=dict)  # newest that has ended
+    settled: dict[int, Deployment] = field(default_factory=dict)  # newest, if the reaper settled it
+
+
+def _deployments_shown(environment_ids: list[int], *, insight: bool) -> _Shown:
+    """Each environment's active deployment (its oldest active one) and, with `insight`, its
+    newest deployment and its newest ended one, each with its release and build, in one query:
+    the active ones from their partial index, the newest by an index probe each."""
+    shown = _Shown()
+    if not environment_ids:
+        return shown
+    deployment, release, build = (
+        Columns(Deployment, "d"),
+        Columns(Release, "r"),
+        Columns(Build, "b"),
     )
-    settled = {
-        d.environment_id: d
-        for d in Deployment.objects.filter(
-            pk__in=Subquery(
-                pipeline.environments.annotate(last=Subquery(last_deployments.values("pk")[:1]))
-                .exclude(last=None)
-                .values("last")
-            )
-        ).exclude(settled="")
-    }
-    last = Deployment.objects.select_related("release").in_bulk(
-        [env.last_deployment_id for env in environments if env.last_deployment_id]
+    q = connection.ops.quote_name
+    deployments = table(Deployment)
+    select = (
+        f"SELECT {deployment.select}, {release.select}, {build.select} FROM {deployments} d "
+        f"LEFT JOIN {table(Release)} r ON r.{q('id')} = d.{q('release_id')} "
+        f"LEFT JOIN {table(Build)} b ON b.{q('id')} = r.{q('build_id')} "
     )
-    for card in cards:
-        card.settled = settled.get(card.environment.pk)
-        card.last_deployment = last.get(card.environment.last_deployment_id)
+    active = list(ACTIVE_STATUSES)
+    sql = (
+        f"{select} WHERE d.{q('environment_id')} IN ({placeholders(environment_ids)}) "
+        f"AND d.{q('status')} IN ({placeholders(active)})"
+    )
+    params = [*environment_ids, *active]
+    if insight:
+        newest = (
+            f"(SELECT x.{q('id')} FROM {deployments} x WHERE x.{q('environment_id')} = %s{{}} "
+            f"ORDER BY x.{q('created_at')} DESC, x.{q('id')} DESC LIMIT 1)"
+        )
+        ended = f" AND x.{q('status')} NOT IN ({placeholders(active)})"
+        probes = [newest.format(""), newest.format(ended)] * len(environment_ids)
+        sql += f" UNION ALL {select} WHERE d.{q('id')} IN ({', '.join(probes)})"
+        for env_id in environment_ids:
+            params += [env_id, env_id, *active]
+    rows = {}
+    for found, its_release, its_build in read_rows(sql, params, [deployment, release, build]):
+        if its_release is not None:
+            its_release.build = its_build
+        found.release = its_release
+        rows[found.pk] = found
+    newest_first = sorted(rows.values(), key=lambda d: (d.created_at, d.pk), reverse=True)
+    newest_seen = set()
+    for found in newest_first:
+        env_id = found.environment_id
+        if insight and env_id not in newest_seen and found.settled:
+            shown.settled[env_id] = found
+        newest_seen.add(env_id)
+        if found.status in ACTIVE_STATUSES:
+            shown.active[env_id] = found  # the oldest active one stays
+        elif insight and env_id not in shown.last_ended:
+            shown.last_ended[env_id] = found
+    prefetch_related_objects(list(shown.active.values()), "steps")
+    return shown
+
+
+def _add_insight(pipeline: Pipeline, cards: list[EnvironmentCard]) -> None:
+    """The board's reading of the cards: builds ahead of downstream, the quality diff of
+    each promotion and the recent releases' trend."""
     _count_builds_ahead(pipeline, cards)
     promoted = [c for c in cards if c.environment.promote_from_id]
     diffs = quality_diffs([(c.environment, c.release, c.candidate) for c in promoted])
     for card in promoted:
         card.quality = diffs[card.environment.pk]
-    recent = recent_releases(pipeline)
+    recent = recent_releases([card.environment.pk for card in cards])
     for card in cards:
         downstream = _card_for(cards, card.downstream)
         card.trend = trend_of(
@@ -264,7 +302,7 @@ def _count_builds_ahead(pipeline: Pipeline, cards: list[EnvironmentCard]) -> Non
     between the two releases, each a range of the (pipeline, branch, created_at) index, so
     the cost follows the distance between environments, not the pipeline's history."""
     by_env = {card.environment.pk: card for card in cards}
-    counts = {}
+    counted = []
     for card in cards:
         downstream = by_env.get(card.downstream.pk) if card.downstream else None
         if not (card.build and downstream and downstream.build):
@@ -273,11 +311,7 @@ def _count_builds_ahead(pipeline: Pipeline, cards: list[EnvironmentCard]) -> Non
         card.compare_url = (
             compare_url(pipeline.repository_url, base.sha, head.sha) if head != base else None
         )
-        between = Build.objects.filter(builds_between(base, head), pipeline=pipeline)
-        count = between.order_by().values("pipeline").annotate(n=Count("pk")).values("n")
-        counts[f"env_{card.environment.pk}"] = Coalesce(Subquery(count), 0)
-    if not counts:
-        return
-    totals = Pipeline.objects.filter(pk=pipeline.pk).values(**counts).get()
-    for key, total in totals.items():
-        by_env[int(key.removeprefix("env_"))].ahead = total
+        counted.append((card, Span(pipeline.pk, head.branch, base.created_at, head.created_at)))
+    totals = count_in_spans([span for _, span in counted])
+    for (card, _), total in zip(counted, totals, strict=True):
+        card.ahead = total

@@ -7,14 +7,12 @@ promotions/preview and `slipway promote --dry-run` all show this (docs/insight.m
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import reduce
-from operator import or_
 
-from django.db.models import Case, Count, F, Q, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Q
 
 from pipelines.checklist import candidate_of
 from pipelines.models import Build, Environment, Release
+from pipelines.models.queries import Span, newest_in_spans
 from pipelines.repository import compare_url
 from pipelines.test_outcomes import FAILED, PASSED, Outcomes, outcomes_by_build
 
@@ -111,30 +109,17 @@ def _compare_outcomes(diff: QualityDiff, before: Outcomes | None, after: Outcome
 
 
 def _list_commits(diffs: list[QualityDiff]) -> None:
-    """The builds between each diff's two releases, newest first, LIST_LIMIT each; one query."""
+    """The builds between each diff's two releases, newest first, LIST_LIMIT each, and how
+    many there are; one query (pipelines/models/queries.py)."""
     if not diffs:
         return
-    spans = [builds_between(d.current.build, d.candidate.build) for d in diffs]
-    span = Case(*(When(q, then=Value(index)) for index, q in enumerate(spans)), default=Value(-1))
-    pipeline = diffs[0].candidate.build.pipeline
-    rows = (
-        # The ranges in the WHERE (index ranges of (pipeline, branch, created_at)), the CASE
-        # only to tell them apart: a CASE in the WHERE would read every build of the pipeline.
-        Build.objects.filter(reduce(or_, spans), pipeline=pipeline)
-        .annotate(span=span)
-        .annotate(
-            rank=Window(RowNumber(), partition_by=F("span"), order_by=F("created_at").desc()),
-            total=Window(Count("id"), partition_by=F("span")),
-        )
-        .filter(rank__lte=LIST_LIMIT)
-        .order_by("span", "rank")
-    )
-    for build in rows:
+    spans = [Span.between(d.current.build, d.candidate.build) for d in diffs]
+    for build in newest_in_spans(spans, LIST_LIMIT):
         diffs[build.span].commits.append(build)
-        diffs[build.span].commit_count = build.total
+        diffs[build.span].commit_count = build.span_total
     for diff in diffs:
         base, head = diff.current.build, diff.candidate.build
-        diff.compare_url = compare_url(pipeline.repository_url, base.sha, head.sha)
+        diff.compare_url = compare_url(diff.target.pipeline.repository_url, base.sha, head.sha)
 
 
 def builds_between(base: Build, head: Build) -> Q:

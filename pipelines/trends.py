@@ -4,8 +4,9 @@ card, and how its build compares with the environment it promotes to (docs/insig
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pipelines.models import Build, Pipeline, Release
-from pipelines.models.queries import newest_per_environment
+from pipelines.models import Build
+from pipelines.models.queries import newest_releases_tested
+from pipelines.models.releases import release_label
 
 POINTS = 12  # releases per sparkline
 
@@ -25,27 +26,33 @@ class Trend:
         return any(v is not None for v in self.coverage + self.tests)
 
 
-def recent_releases(pipeline: Pipeline) -> dict[int, list[Release]]:
-    """Each environment's last POINTS releases that went live there, oldest first; two
-    queries, whatever the length of the history."""
-    newest = newest_per_environment(
-        Release.objects.filter(deployed_at__isnull=False),
-        pipeline.environments.all(),
-        order_by="deployed_at",
-        limit=POINTS,
-    ).prefetch_related("build")  # by primary key: a join may be planned as a pass over builds
-    found: dict[int, list[Release]] = {}
-    for release in newest:
-        found.setdefault(release.environment_id, []).insert(0, release)
+@dataclass(frozen=True)
+class Point:
+    """One release of a sparkline: its label and its build's coverage and test count."""
+
+    label: str
+    coverage: Decimal | None
+    tests: int | None
+
+
+def recent_releases(environment_ids: list[int]) -> dict[int, list[Point]]:
+    """Each environment's last POINTS releases that went live there, oldest first; one
+    query whatever the length of the history (none for no environment)."""
+    found: dict[int, list[Point]] = {}
+    if not environment_ids:
+        return found
+    for env_id, version, coverage, *counts in newest_releases_tested(environment_ids, POINTS):
+        tests = None if all(c is None for c in counts) else sum(c or 0 for c in counts)
+        found.setdefault(env_id, []).insert(0, Point(release_label(version), coverage, tests))
     return found
 
 
-def trend_of(releases: list[Release], build: Build | None, downstream) -> Trend:
+def trend_of(points: list[Point], build: Build | None, downstream) -> Trend:
     """`downstream`: (name, its current build) of the environment promoted to, or None."""
     trend = Trend(
-        versions=[r.label for r in releases],
-        coverage=[r.build.coverage for r in releases],
-        tests=[r.build.tests_total for r in releases],
+        versions=[p.label for p in points],
+        coverage=[p.coverage for p in points],
+        tests=[p.tests for p in points],
     )
     if build is None or downstream is None or downstream[1] is None:
         return trend
