@@ -98,6 +98,11 @@ urlpatterns = [
         deploy_actions.roll_back,
         name="environment-rollback",
     ),
+    path(
+        "pipelines/<slug:pipeline>/environments/<slug:environment>/delete",
+        deploy_actions.delete,
+        name="environment-delete",
+    ),
     path("deployments/<int:deployment>/cancel", deploy_actions.cancel, name="deployment-cancel"),
     path("deployments/<int:deployment>/", deployment_views.deployment_detail, name="deployment"),
     path(

@@ -364,3 +364,37 @@ def test_slipway_env_delete_stops_its_app_through_the_server(
     assert Environment.every.get(pk=env.pk).removed_at is not None
     missing = slipway("env", "delete", "feature-gift-cards", env=as_lead)
     assert missing.returncode == 1 and "no environment 'feature-gift-cards'" in missing.stderr
+
+
+def test_the_environment_page_deletes_a_branch_environment_for_whoever_may(
+    shop, ports, users, client_for
+):
+    """The page's Delete: shown to a lead (delete_role = "lead" here) on a branch
+    environment only; a forged post by anyone else changes nothing; the lead's stops the
+    app, frees the port and is audited as the API's DELETE is."""
+    branch_build(shop)
+    env = Environment.objects.get(name="feature-gift-cards")
+    pid = app_pid(env)
+    page_url = "/pipelines/shop/environments/feature-gift-cards/"
+    delete_url = "/pipelines/shop/environments/feature-gift-cards/delete"
+    developer, lead = client_for("developer"), client_for("lead")
+
+    assert 'data-action="delete-environment"' not in developer.get(page_url).content.decode()
+    assert 'data-action="delete-environment"' in lead.get(page_url).content.decode()
+    declared = lead.get("/pipelines/shop/environments/dev/").content.decode()
+    assert 'data-action="delete-environment"' not in declared
+
+    forged = developer.post(delete_url, {"reason": "tidy"}, follow=True)
+    assert "may not delete feature-gift-cards: that takes a lead" in forged.content.decode()
+    assert Environment.objects.filter(pk=env.pk).exists() and not gone(pid)
+
+    answer = lead.post(delete_url, {"reason": "merged  in\nmain"}, follow=True)
+
+    assert answer.redirect_chain[-1][0] == "/pipelines/shop/"
+    assert "Deleted feature-gift-cards (branch feature/gift-cards)" in answer.content.decode()
+    wait_for(lambda: gone(pid), what="the app to stop")
+    assert _bindable(ports[0])
+    assert not Environment.objects.filter(pk=env.pk).exists()
+    deleted = AuditEvent.objects.get(action="branch_environment_deleted")
+    assert deleted.actor == users["lead"]
+    assert "deleted by lead (merged in main)" in deleted.message

@@ -1,4 +1,4 @@
-"""Manual deploy, rollback and cancel (POST only).
+"""Manual deploy, rollback and cancel, and deleting a branch environment (POST only).
 
 Plain form posts get a redirect with a message; htmx posts get an HX-Redirect (a refusal
 keeps its HTTP status and carries its message). Permissions are checked by the use-cases, so a
@@ -14,6 +14,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.access import viewer_required
 from dashboard.views.lookups import environment_or_404
+from pipelines.branch_environments import check_deletable_input, delete_environment
 from pipelines.builds import get_build
 from pipelines.deploys import cancel_deployment, deploy_build, rollback
 from pipelines.errors import InvalidInput, SlipwayError
@@ -75,6 +76,23 @@ def cancel(request: HttpRequest, deployment: int) -> HttpResponse:
         return HttpResponse(status=204)  # the deployment page's socket shows the outcome
     messages.success(request, f"Deployment #{found.pk} is being cancelled.")
     return redirect(page)
+
+
+@require_POST
+@viewer_required
+def delete(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
+    """A branch environment's Delete (docs/branch-environments.md): the use-case checks who
+    may, stops its app and records it in the audit log, as the API's DELETE does."""
+    env = environment_or_404(pipeline, environment)
+    try:
+        reason = check_deletable_input(request.POST.get("reason", ""))
+        removed = delete_environment(env, by=request.user, reason=reason)
+    except SlipwayError as exc:
+        return _refused(request, exc, _environment_url(env))
+    messages.success(
+        request, f"Deleted {removed.name} (branch {removed.source_branch}): its history is kept."
+    )
+    return _go(request, reverse("board", args=[env.pipeline.name]))
 
 
 def _environment_url(env: Environment) -> str:

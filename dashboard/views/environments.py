@@ -5,6 +5,7 @@ from dashboard.access import viewer_required
 from dashboard.keyset import keyset_page
 from dashboard.views.badges import badge_links
 from dashboard.views.lookups import environment_or_404
+from pipelines.branch_environments import may_delete
 from pipelines.freezes import window_on
 from pipelines.locks import lock_on
 from pipelines.roles import can_deploy, can_lead
@@ -26,6 +27,8 @@ def environment_detail(request: HttpRequest, pipeline: str, environment: str) ->
         "guarded": guarded,
         "may_deploy": can_deploy(request.user, guarded=guarded),
         "may_lead": can_lead(request.user),
+        # A branch environment's Delete button: a lead, or its template's delete_role.
+        "may_delete": env.template_id is not None and may_delete(env, request.user),
         "lock": lock_on(env),
         # A scheduled freeze window holding here now ([[pipeline.freezes]]).
         "window": window_on(env),
