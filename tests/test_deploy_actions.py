@@ -24,6 +24,25 @@ def test_a_developer_sees_the_deploy_form_listing_builds_with_artifacts(pipeline
     assert f'<option value="{build.sha}">' in html
 
 
+def test_the_deploy_form_names_each_build_by_sha_branch_status_and_subject_escaped(
+    pipeline, client_for
+):
+    subject = "Fix <script>alert('x')</script> & the cart's totals " + "a" * 60
+    build = artifact_build(pipeline, b"one", message=f"{subject}\n\nThe body, not shown")
+    branchless = artifact_build(pipeline, b"two", branch="")
+
+    html = client_for("developer").get(DEV).content.decode()
+
+    shown = "Fix &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; the cart&#x27;s totals "
+    shown += "a" * (59 - len("Fix <script>alert('x')</script> & the cart's totals ")) + "…"
+
+    def option(found) -> str:
+        return re.search(f'<option value="{found.sha}">(.*?)</option>', html).group(1)
+
+    assert option(build) == f"{build.sha[:7]} · {build.branch} · passed · {shown}"
+    assert option(branchless) == f"{branchless.sha[:7]} · no branch · passed · A change"
+
+
 def test_sales_and_developers_on_guarded_environments_see_no_deploy_form(pipeline, client_for):
     artifact_build(pipeline, b"one")
     assert 'data-action="deploy"' not in client_for("sales").get(DEV).content.decode()
