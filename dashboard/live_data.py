@@ -12,9 +12,7 @@ from django.template.loader import render_to_string
 
 from dashboard.deployment_status import status_html
 from dashboard.partials import BRANCH_GROUP, CARD, FREEZE_BANNER, HOP, PANEL
-from pipelines.board import environment_cards
-from pipelines.freezes import outlook
-from pipelines.locks import freeze_of
+from pipelines.board import read_board
 from pipelines.models import Deployment, LogLine, Pipeline
 from pipelines.roles import User, can_view, roles_of
 from pipelines.statuses import FINAL_STATUSES
@@ -99,9 +97,10 @@ def board_frame(pipeline: Pipeline, user: User) -> str:
     """Every live part of the board (the freeze banner, each card, each promotion between
     two environments and its panel), for this user, as out-of-band swaps."""
     context = {"pipeline": pipeline, "user": user, "roles": roles_of(user), "oob": True}
-    banner = {**context, "freeze": freeze_of(pipeline), "scheduled": outlook(pipeline)}
+    board = read_board(pipeline)
+    banner = {**context, "freeze": board.freeze, "scheduled": board.scheduled}
     parts = [render_to_string(FREEZE_BANNER, banner)]
-    for card in environment_cards(pipeline):
+    for card in board.cards:
         if card.environment.template_id:
             continue  # a row of its template's group
         partial = BRANCH_GROUP if card.environment.per_branch else CARD

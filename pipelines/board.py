@@ -9,7 +9,7 @@ from django.db.models import prefetch_related_objects
 from pipelines.checklist import ChecklistState, evaluate, items_with_latest_signoff
 from pipelines.drivers.blue_green import Slot, slots_of
 from pipelines.freeze_windows import Window
-from pipelines.freezes import outlook
+from pipelines.freezes import FreezeOutlook, outlook
 from pipelines.models import (
     Build,
     ChecklistItem,
@@ -120,10 +120,25 @@ class EnvironmentCard:
         return getattr(self.environment, "probe", None)
 
 
+@dataclass
+class Board:
+    """What the board shows: the cards, and the pipeline's freezes said once above them."""
+
+    cards: list[EnvironmentCard]
+    freeze: Lock | None  # a lead's freeze of the whole pipeline
+    scheduled: FreezeOutlook  # the [[pipeline.freezes]] windows
+
+
 def environment_cards(pipeline: Pipeline, *, insight: bool = True) -> list[EnvironmentCard]:
     """Every environment's card. `insight=False` leaves out what only the board shows (builds
     ahead, quality diffs, trends, the last and the settled deployment): the API's read of what
     runs where needs none of it, and it is most of the work (docs/architecture.md)."""
+    return read_board(pipeline, insight=insight).cards
+
+
+def read_board(pipeline: Pipeline, *, insight: bool = True) -> Board:
+    """The cards and the freezes, the freeze taken from the locks the cards read (no query
+    of its own)."""
     environments = list(
         pipeline.environments.all()
         # A join of every relation takes PostgreSQL longer to plan (~15 ms) than to run: the
@@ -134,9 +149,12 @@ def environment_cards(pipeline: Pipeline, *, insight: bool = True) -> list[Envir
             "current_release__created_by",
             "probe",
         )
-        .prefetch_related("waiting_build", "pinned_by", "template")
         .order_by("position", "name")  # one pipeline's: no join for the pipeline's name
     )
+    for relation in ("waiting_build", "pinned_by", "template"):  # a query only if one is set
+        prefetch_related_objects(
+            [e for e in environments if getattr(e, f"{relation}_id")], relation
+        )
     environments_by_pk = {env.pk: env for env in environments}
     for env in environments:  # promoted from one of these: no query for it
         if env.promote_from_id in environments_by_pk:
@@ -178,7 +196,7 @@ def environment_cards(pipeline: Pipeline, *, insight: bool = True) -> list[Envir
             card.checklist_state = evaluate(card.environment, card.checklist, card.candidate)
     if insight:
         _add_insight(pipeline, cards)
-    return _branches_after_their_template(cards)
+    return Board(_branches_after_their_template(cards), freeze, freezes)
 
 
 @dataclass

@@ -2,9 +2,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from dashboard.access import viewer_required
-from pipelines.board import environment_cards
-from pipelines.freezes import outlook
-from pipelines.locks import freeze_of
+from pipelines.board import read_board
 from pipelines.models import Pipeline
 from pipelines.roles import SIGNER_ROLES, Role, roles_of
 
@@ -20,7 +18,8 @@ def index(request: HttpRequest) -> HttpResponse:
 @viewer_required
 def board(request: HttpRequest, pipeline: str) -> HttpResponse:
     pipeline = get_object_or_404(Pipeline, name=pipeline)
-    cards = environment_cards(pipeline)
+    board = read_board(pipeline)
+    cards = board.cards
     roles = roles_of(request.user)
     context = {
         "pipeline": pipeline,
@@ -29,8 +28,8 @@ def board(request: HttpRequest, pipeline: str) -> HttpResponse:
         "flow": [c for c in cards if not (c.environment.per_branch or c.environment.template_id)],
         "branch_groups": [c for c in cards if c.environment.per_branch],
         "roles": roles,
-        "freeze": freeze_of(pipeline),
-        "scheduled": outlook(pipeline),
+        "freeze": board.freeze,
+        "scheduled": board.scheduled,
         # Sales, support and QA come to sign: their sign-off comes first (a lead's to look).
         "signer_first": bool(roles & SIGNER_ROLES) and Role.LEAD not in roles,
     }
