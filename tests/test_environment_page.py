@@ -21,6 +21,19 @@ def test_it_lists_releases_newest_first_and_marks_the_current_one(pipeline, clie
     assert html.count("data-deployment=") == 3
 
 
+def test_each_deployment_says_its_status_by_symbol_and_word_not_colour_alone(pipeline, client_for):
+    dev = pipeline.environments.get(name="dev")
+    run_deployment(request_deployment(dev, passing_build(pipeline, "x"), cause="manual").pk)
+    request_deployment(dev, passing_build(pipeline, "x"), cause="manual")  # waits: queued
+    html = client_for("developer").get("/pipelines/webshop/environments/dev/").content.decode()
+    rows = re.findall(r'<tr data-deployment="\d+">.*?</tr>', html, re.S)
+    pills = [re.search(r'<span class="status status-(\w+)">(.) (\w+)</span>\n', r) for r in rows]
+    assert [pill.groups() for pill in pills] == [
+        ("queued", "○", "queued"),
+        ("succeeded", "✓", "succeeded"),
+    ]
+
+
 def test_it_pages_through_a_long_history(pipeline, client_for):
     dev = pipeline.environments.get(name="dev")
     build = passing_build(pipeline, "x")

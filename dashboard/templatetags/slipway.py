@@ -28,9 +28,16 @@ SYMBOLS = {
 }
 
 
-@register.inclusion_tag("dashboard/partials/status.html")
-def status(value: str, label: str = "") -> dict:
-    return {"status": value, "symbol": SYMBOLS.get(value, "?"), "label": label or value}
+@register.simple_tag
+def status(value: str, label: str = "") -> str:
+    """The status pill (symbol and word), written here rather than by a partial: the long
+    lists show one on every row, and rendering a template each time was most of their cost."""
+    return format_html(
+        '<span class="status status-{}">{} {}</span>\n',
+        value,
+        SYMBOLS.get(value, "?"),
+        label or value,
+    )
 
 
 @register.simple_tag(takes_context=True)
