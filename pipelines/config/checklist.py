@@ -3,7 +3,7 @@ each signed by one role, counting for `valid_for` (README, "Describing a pipelin
 
 from typing import Any
 
-from pipelines.config.reader import Reader, Where
+from pipelines.config.reader import FirstUse, Reader, Where
 from pipelines.config.schema import CHECKLIST_KEYS, ChecklistItemConfig
 from pipelines.durations import parse_duration
 from pipelines.roles import Role
@@ -19,7 +19,7 @@ def check_checklist(
         key="checklist",
     )
     items: list[ChecklistItemConfig] = []
-    first_index: dict[str, int] = {}
+    keys = FirstUse(reader, "checklist", "key")
     for index, table in enumerate(tables):
         item = _item(reader, env_where, index, table)
         where = Where(
@@ -27,13 +27,7 @@ def check_checklist(
             f"{env_where.label}: checklist[{index}]",
             env_where.environment,
         )
-        if item.key in first_index:
-            reader.fail(
-                where,
-                f'key "{item.key}" is already used by checklist[{first_index[item.key]}]',
-                key="key",
-            )
-        first_index[item.key] = index
+        keys.note(where, item.key, index)
         items.append(item)
     return tuple(items)
 

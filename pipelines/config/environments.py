@@ -12,7 +12,7 @@ from pipelines.config.branches import check_templates_not_promoted, template_set
 from pipelines.config.checklist import check_checklist
 from pipelines.config.drivers import check_driver_settings, reject_unknown_environment_keys
 from pipelines.config.flags import check_flags
-from pipelines.config.reader import Reader, Where, quoted, type_name
+from pipelines.config.reader import FirstUse, Reader, Where, quoted, type_name
 from pipelines.config.schema import (
     DRIVER_SETTINGS,
     ENV_VAR_RE,
@@ -35,17 +35,11 @@ def check_environments(reader: Reader, tables: Any) -> tuple[EnvironmentConfig, 
         root, tables, "environments must be tables written as [[environments]]", key="environments"
     )
     environments: list[EnvironmentConfig] = []
-    first_index: dict[str, int] = {}
+    names = FirstUse(reader, "environments", "name")
     for index, table in enumerate(tables):
         env = _environment(reader, index, table)
-        if env.name in first_index:
-            where = Where(("environments", index), f"environments[{index}]", env.name)
-            reader.fail(
-                where,
-                f'name "{env.name}" is already used by environments[{first_index[env.name]}]',
-                key="name",
-            )
-        first_index[env.name] = index
+        where = Where(("environments", index), f"environments[{index}]", env.name)
+        names.note(where, env.name, index)
         environments.append(env)
     _check_promotions(reader, environments)
     check_templates_not_promoted(

@@ -3,7 +3,7 @@ the same function the Feature flags page uses (pipelines/flags.py; docs/feature-
 
 from typing import Any
 
-from pipelines.config.reader import Reader, Where
+from pipelines.config.reader import FirstUse, Reader, Where
 from pipelines.config.schema import FLAG_KEYS, FlagConfig
 from pipelines.errors import InvalidInput
 from pipelines.flags import MAX_FLAGS, checked_rules, rules_problem
@@ -16,7 +16,7 @@ def check_flags(reader: Reader, env_where: Where, tables: Any) -> tuple[FlagConf
     if len(tables) > MAX_FLAGS:
         reader.fail(env_where, f"declares more than {MAX_FLAGS} flags", key="flags")
     flags: list[FlagConfig] = []
-    first_index: dict[str, int] = {}
+    keys = FirstUse(reader, "flags", "key")
     for index, table in enumerate(tables):
         section = (*env_where.section, "flags", index)
         where = Where(section, f"{env_where.label}: flags[{index}]", env_where.environment)
@@ -24,11 +24,7 @@ def check_flags(reader: Reader, env_where: Where, tables: Any) -> tuple[FlagConf
         key = reader.string(where, table, "key", required=True)
         if problem := rules_problem("key", key):
             reader.fail(where, f'key "{key}" {problem}', key="key")
-        if key in first_index:
-            reader.fail(
-                where, f'key "{key}" is already used by flags[{first_index[key]}]', key="key"
-            )
-        first_index[key] = index
+        keys.note(where, key, index)
         where = Where(section, f'{env_where.label}: flag "{key}"', env_where.environment)
         values = {field: table[field] for field in FLAG_KEYS[1:] if field in table}
         try:

@@ -111,6 +111,24 @@ class Reader:
         return tables
 
 
+class FirstUse:
+    """Where each value of a key (an environment's name, a checklist item's key) was first
+    used in an array of tables: a second use fails, naming the first."""
+
+    def __init__(self, reader: Reader, array: str, key: str) -> None:
+        self.reader, self.array, self.key = reader, array, key
+        self.first: dict[str, int] = {}
+
+    def note(self, where: Where, value: str, index: int) -> None:
+        if value in self.first:
+            self.reader.fail(
+                where,
+                f'{self.key} "{value}" is already used by {self.array}[{self.first[value]}]',
+                key=self.key,
+            )
+        self.first[value] = index
+
+
 def quoted(text: str) -> str:
     return f'"{text}"'
 

@@ -6,40 +6,23 @@ role sees no button."""
 import pytest
 from playwright.sync_api import expect
 
-from pipelines.config import load_pipeline_text
 from pipelines.models import AuditEvent, Environment
 from tests.browser.conftest import screenshot
-from tests.browser.test_branch_environments_board import passing
+from tests.browser.test_branch_environments_board import TEMPLATE, passing, with_template
 from tests.browser.test_contrast_and_themes import axe_violations
 from tests.browser.test_login_and_board import log_in
 from tests.browser.test_release_steps_page import no_sideways_scroll
-from tests.conftest import EXAMPLE_TOML
-from tests.test_branch_environments import free_ports
 
 pytestmark = pytest.mark.browser
 
-TEMPLATE = """
-[[environments]]
-name = "review"
-per_branch = true
-branch = "feature/*"
-driver = "script"
-deploy_command = "true"
-ports = "{low}-{high}"
-delete_role = "developer"
-"""
+# The board test's template, with a role besides the lead that may delete.
+DELETABLE = TEMPLATE + 'delete_role = "developer"\n'
 
 
 @pytest.fixture
 def review(pipeline, settings, tmp_path):
     settings.SLIPWAY_ARTIFACT_DIR = tmp_path / "artifacts"
-    low, high = free_ports(3)
-    text = EXAMPLE_TOML.replace(
-        '[[environments]]\nname = "live"',
-        TEMPLATE.format(low=low, high=high) + '\n[[environments]]\nname = "live"',
-    )
-    loaded = load_pipeline_text(text, "webshop.toml")
-    passing(loaded, "feature/gift-cards")
+    passing(with_template(DELETABLE, 3), "feature/gift-cards")
     return Environment.objects.get(name="feature-gift-cards")
 
 

@@ -49,15 +49,21 @@ def passing(pipeline, branch: str):
     return build
 
 
+def with_template(template: str, ports: int):
+    """The example pipeline with `template` before live, its "{low}-{high}" `ports` free
+    ports."""
+    low, high = free_ports(ports)
+    text = EXAMPLE_TOML.replace(
+        '[[environments]]\nname = "live"',
+        template.format(low=low, high=high) + '\n[[environments]]\nname = "live"',
+    )
+    return load_pipeline_text(text, "webshop.toml")
+
+
 @pytest.fixture
 def shop(pipeline, settings, tmp_path):
     settings.SLIPWAY_ARTIFACT_DIR = tmp_path / "artifacts"
-    low, high = free_ports(20)
-    text = EXAMPLE_TOML.replace(
-        '[[environments]]\nname = "live"',
-        TEMPLATE.format(low=low, high=high) + '\n[[environments]]\nname = "live"',
-    )
-    loaded = load_pipeline_text(text, "webshop.toml")
+    loaded = with_template(TEMPLATE, 20)
     passing(loaded, "dev")
     for branch in BRANCHES:
         passing(loaded, branch)
