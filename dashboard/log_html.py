@@ -35,37 +35,61 @@ STEP_START = "▶ "
 STEP_ENDS = ("✔ ", "✖ ")
 
 
-# Between the lines of a block given to ansi2html: a reset closes the line's open span and
-# forgets its colours, so each line converts as it would alone.
-_LINE_BREAK_RESET = "\x1b[0m\n"
+# After _colours_only every escape left starts one of these: a colour, or a sequence
+# ansi2html leaves as text for _LEFTOVER_CONTROLS to drop.
+_SGR = re.compile(r"(\x1b\[[0-?]*[ -/]*m)")
+# The HTML ansi2html puts after each colour of a line, by the line's colours (its state
+# depends on nothing else): logs repeat the same few, and its state machine is slow.
+_colour_html: dict[tuple[str, ...], list[str]] = {}
+_COLOUR_HTML_SIZE = 4096
 
 
 def ansi_to_html(text: str) -> SafeString:
     """Escaped HTML of one line, its SGR colours as `<span class="ansi31">…</span>`."""
     if "\x1b" not in text:
         return mark_safe(_LEFTOVER_CONTROLS.sub("", escape(text)))
-    return mark_safe(_coloured_html(_colours_only(text)))
+    html = _converter.convert(_colours_only(text), full=False, ensure_trailing_newline=False)
+    return mark_safe(_LEFTOVER_CONTROLS.sub("", html))
 
 
 def _colours_only(text: str) -> str:
-    """One line without the escapes _NOT_COLOURS names, removed to a fixed point."""
+    """Without the escapes _NOT_COLOURS names, removed to a fixed point (a line, or lines
+    joined by newlines: no match crosses one)."""
     while (stripped := _NOT_COLOURS.sub("", text)) != text:
         text = stripped
     return text
 
 
-def _coloured_html(text: str) -> str:
-    """`text` (`_colours_only` of a line, or of lines joined by _LINE_BREAK_RESET) with its
-    SGR colours as spans."""
-    html = _converter.convert(text, full=False, ensure_trailing_newline=False)
-    return _LEFTOVER_CONTROLS.sub("", html)
+def _coloured_bodies(texts: list[str]) -> list[str]:
+    """`ansi_to_html` of each text (one line each), as ansi2html would make it: the texts
+    between colours escaped as ansi2html escapes them (&, <, >: once for all the lines,
+    which turns no text into a colour), each colour followed by what ansi2html gives it
+    after the colours before it on its line: learnt once per line of such colours, by
+    converting those colours alone with a NUL in place of each text."""
+    escaped = _colours_only("\n".join(texts))
+    escaped = escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    bodies = []
+    for line in escaped.split("\n"):
+        parts = _SGR.split(line)  # text, colour, text, …, text
+        colours = tuple(parts[1::2])
+        after = _colour_html.get(colours)
+        if after is None:
+            if len(_colour_html) >= _COLOUR_HTML_SIZE:
+                _colour_html.clear()
+            alone = "\x00" + "".join(f"{colour}\x00" for colour in colours)
+            html = _converter.convert(alone, full=False, ensure_trailing_newline=False)
+            after = _colour_html[colours] = html.split("\x00")[1:]
+        parts[1::2] = after[:-1]
+        parts.append(after[-1])
+        bodies.append("".join(parts))
+    return _LEFTOVER_CONTROLS.sub("", "\n".join(bodies)).split("\n")
 
 
 def _bodies(texts: list[str]) -> list[str]:
-    """`ansi_to_html` of each text, in one pass over all of them: the lines without an escape
-    joined by newlines and escaped at once, those with colours joined by _LINE_BREAK_RESET
-    and converted at once. None of the patterns crosses a newline, and the texts hold none
-    (the caller checks), so splitting the result gives each line's own HTML."""
+    """`ansi_to_html` of each text, in a pass over all of them: the lines without an escape
+    joined by newlines and escaped at once, those with colours by `_coloured_bodies`. No
+    pattern crosses a newline, and the texts hold none (the caller checks), so splitting
+    the result gives each line's own HTML."""
     plain = [i for i, text in enumerate(texts) if "\x1b" not in text]
     if len(plain) == len(texts):
         return _LEFTOVER_CONTROLS.sub("", escape("\n".join(texts))).split("\n")
@@ -76,8 +100,7 @@ def _bodies(texts: list[str]) -> list[str]:
             bodies[i] = body
     plain_set = set(plain)
     coloured = [i for i in range(len(texts)) if i not in plain_set]
-    joined = _LINE_BREAK_RESET.join(_colours_only(texts[i]) for i in coloured) + "\x1b[0m"
-    for i, body in zip(coloured, _coloured_html(joined).split("\n"), strict=True):
+    for i, body in zip(coloured, _coloured_bodies([texts[i] for i in coloured]), strict=True):
         bodies[i] = body
     return bodies
 

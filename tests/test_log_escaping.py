@@ -93,6 +93,17 @@ def test_a_colour_left_open_on_one_line_does_not_spill_into_the_next():
 # What hostile output is made of: escapes whole and cut short, markup, quotes, controls,
 # error words and what only looks like one, the runner's step lines.
 FRAGMENTS = [
+    "\x1b[<31m",
+    "\x1b[>4m",
+    "\x1b[38:5:1m",
+    "\x1b[;1m",
+    "\x1b[01;32m",
+    "\x1b[39;49m",
+    "\x1b[7m",
+    "\x1b[27m",
+    "\x1b[9;53m",
+    "\x1b[38;2;255;0m",
+    "\x1b[0;m",
     "\x1b[31m",
     "\x1b[0m",
     "\x1b[1;4;38;5;196m",
