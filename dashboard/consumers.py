@@ -15,16 +15,15 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
 from dashboard import live_data
+from dashboard.access_watch import access_watch
 from dashboard.log_html import live_batch_frame, live_frame
 from pipelines.live import deployment_group, pipeline_group
 from pipelines.numbers import parse_whole_number
 
 logger = logging.getLogger(__name__)
 
-CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 # After how long without news a log socket checks the database itself: a lost final
 # message, or a channel layer that lost its groups (a Redis restart), must not leave a
@@ -35,29 +34,17 @@ BOARD_RENDER_INTERVAL = 0.25
 
 
 class AccessWatched:
-    """Closes the socket with 4403 once its user has logged out or lost their role, checked
-    every SLIPWAY_SOCKET_ACCESS_SECONDS (docs/security.md): access is not only decided at
-    connect."""
+    """Closes the socket with 4403 once its user has logged out or lost their role: access
+    is not only decided at connect (docs/security.md). The process's AccessWatch checks all
+    its sockets together every SLIPWAY_SOCKET_ACCESS_SECONDS."""
 
     def watch_access(self) -> None:
         session = self.scope.get("session")
-        self.access_task = asyncio.create_task(
-            self._recheck_access(session.session_key if session is not None else None)
-        )
+        session_key = session.session_key if session is not None else None
+        access_watch().add(self, self.scope.get("user"), session_key)
 
     def stop_watching_access(self) -> None:
-        task = getattr(self, "access_task", None)
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-
-    async def _recheck_access(self, session_key: str | None) -> None:
-        user = self.scope.get("user")
-        while True:
-            await asyncio.sleep(settings.SLIPWAY_SOCKET_ACCESS_SECONDS)
-            allowed = await database_sync_to_async(live_data.still_allowed)(user, session_key)
-            if not allowed:
-                await self.close(code=CLOSE_FORBIDDEN)
-                return
+        access_watch().discard(self)
 
 
 class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):

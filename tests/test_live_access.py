@@ -149,3 +149,87 @@ def test_a_socket_of_a_user_who_keeps_access_stays_open(pipeline, users, setting
         return closed
 
     assert run() is False
+
+
+def session_of(user) -> tuple[Client, str]:
+    browser = Client()
+    browser.force_login(user)
+    return browser, browser.cookies["sessionid"].value
+
+
+def test_a_process_rechecks_its_sockets_together_and_closes_only_the_one_that_lost_access(
+    pipeline, users, settings
+):
+    settings.SLIPWAY_SOCKET_ACCESS_SECONDS = 0.2
+    deployment = running_deployment(pipeline)
+    watchers = ["lead", "developer", "sales", "qa"]
+    paths = [f"/ws/deployments/{deployment.pk}/", "/ws/pipelines/webshop/"]
+
+    @async_to_sync
+    async def run():  # one event loop: one process's sockets
+        clients = {}
+        for i, name in enumerate(watchers):
+            _, key = await sync_to_async(session_of)(users[name])
+            headers = [
+                (b"host", b"127.0.0.1"),
+                (b"origin", b"http://127.0.0.1"),
+                (b"cookie", f"sessionid={key}".encode()),
+            ]
+            clients[name] = WebsocketCommunicator(application, paths[i % 2], headers=headers)
+            assert (await clients[name].connect(TIMEOUT))[0]
+            if i % 2 == 0:  # the log's first frame: the deployment's status
+                assert "deployment-status" in await clients[name].receive_from(TIMEOUT)
+        await sync_to_async(users["sales"].groups.clear)()
+        closed = await clients["sales"].receive_output(TIMEOUT)
+        still_open = {}
+        for name in ("lead", "developer", "qa"):  # several checks have passed meanwhile
+            still_open[name] = await clients[name].receive_nothing(timeout=0.5)
+            await clients[name].disconnect()
+        return closed, still_open
+
+    closed, still_open = run()
+
+    assert closed == {"type": "websocket.close", "code": 4403}
+    assert still_open == {"lead": True, "developer": True, "qa": True}
+
+
+def test_the_recheck_of_many_sockets_takes_as_many_queries_as_that_of_one(
+    pipeline, users, django_assert_num_queries
+):
+    from django.contrib.auth.models import User
+
+    from dashboard.live_data import sockets_still_allowed
+
+    admin = User.objects.create_superuser("admin", "admin@example.com", "pw")  # lead, no group
+    sessions = {name: session_of(user) for name, user in {**users, "admin": admin}.items()}
+    logged_out, _ = sessions["support"]
+    logged_out.logout()
+    users["qa"].set_password("a new one")  # invalidates the sessions signed with the old
+    users["qa"].save()
+    users["sales"].is_active = False
+    users["sales"].save()
+    sockets = [(users[name], sessions[name][1]) for name in users] + [
+        (admin, sessions["admin"][1]),
+        (users["lead"], sessions["developer"][1]),  # another user's session
+        (users["lead"], None),
+        (None, sessions["lead"][1]),
+    ]
+
+    with django_assert_num_queries(3):
+        one = sockets_still_allowed(sockets[:1])
+    with django_assert_num_queries(3):
+        many = sockets_still_allowed(sockets)
+
+    assert one == [True]
+    assert dict(zip([*users, "admin", "foreign", "no session", "no user"], many)) == {
+        "lead": True,
+        "developer": True,
+        "sales": False,  # deactivated
+        "support": False,  # logged out
+        "qa": False,  # password changed
+        "nobody": False,  # no role
+        "admin": True,
+        "foreign": False,
+        "no session": False,
+        "no user": False,
+    }
