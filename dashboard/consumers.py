@@ -18,8 +18,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from dashboard import live_data
 from dashboard.access_watch import access_watch
+from dashboard.log_feed import log_feed
 from dashboard.log_html import live_batch_frame, live_frame
-from pipelines.live import deployment_group, pipeline_group
+from pipelines.live import pipeline_group
 from pipelines.numbers import parse_whole_number
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,12 @@ class AccessWatched:
 
 class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
     """`ws /ws/deployments/{id}/?after=N`: stored lines with seq > N, live lines, the
-    final status; then the socket closes normally (1000)."""
+    final status; then the socket closes normally (1000).
+
+    Live news comes from the process's LogFeed of the deployment (dashboard/log_feed.py),
+    not from a channel of its own: one subscription and one rendering per process."""
+
+    channel_layer_alias = None  # no channel per socket: the feed holds the process's one
 
     async def connect(self) -> None:
         self.deployment_id = int(self.scope["url_route"]["kwargs"]["deployment"])
@@ -64,77 +70,89 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
         self.roles = access.roles
         self.finished = False
         self.status_sent: str | None = None
+        self.status_news = False  # the status or steps changed since it was last sent
+        self.missed = False  # news came while catching up: read the database again
         self.delivering = asyncio.Lock()
+        self.refill: asyncio.Task | None = None
         self.news_at = asyncio.get_running_loop().time()
-        self.group = deployment_group(self.deployment_id)
-        # Join before the replay: live messages queue up meanwhile, and dedupe handles overlap.
-        self.groups.append(self.group)  # left again on disconnect
-        await self._join()
+        # Fed from before the replay: live lines that overlap it are dropped by seq.
+        self.feed = log_feed(self.deployment_id)
+        await self.feed.add(self)
         await self.catch_up()
         if not self.finished:
             self.watchdog = asyncio.create_task(self._check_when_idle())
             self.watch_access()
 
     async def disconnect(self, code: int) -> None:
-        watchdog = getattr(self, "watchdog", None)
-        if watchdog is not None:
-            watchdog.cancel()
+        for task in (getattr(self, "watchdog", None), getattr(self, "refill", None)):
+            if task is not None:
+                task.cancel()
+        if getattr(self, "feed", None) is not None:
+            self.feed.discard(self)
         self.stop_watching_access()
 
-    async def dispatch(self, message: dict) -> None:
-        # Channels closes stale database connections before every handler: a thread hop per
-        # message. Live lines come by the thousand and rarely touch the database (and then
-        # through database_sync_to_async, which does the same), so they skip it.
-        if message["type"] == "log.lines":
-            await self.log_lines(message)
-        else:
-            await super().dispatch(message)
-
-    async def log_lines(self, event: dict) -> None:
+    async def feed_lines(self, first: int, lines: list, frame: str) -> None:
+        """Live lines with seqs first, first + 1, …, and their frame (rendered once for all
+        the process's watchers). Called by the feed, which must never wait for the database:
+        a gap, or a catch-up in progress, is left to `refill`."""
         self.news_at = asyncio.get_running_loop().time()
+        if self.finished:
+            return
+        if self.delivering.locked():  # catching up: it reads these lines from the database
+            self._refill_soon()
+            return
         async with self.delivering:
-            if self.finished:
-                return
-            first, lines = int(event["first"]), event["lines"]  # seqs first, first + 1, …
             if first <= self.last:  # a duplicate, or overtaken by a refill
                 lines = lines[self.last + 1 - first :]
-                first = self.last + 1
+                first, frame = self.last + 1, None
             if not lines:
                 return
             if first == self.last + 1:
-                # Rendered once per process for all its watchers (live_batch_frame caches).
-                await self.send(text_data=live_batch_frame(self.deployment_id, first, lines))
+                frame = frame or live_batch_frame(self.deployment_id, first, lines)
+                await self.send(text_data=frame)
                 self.last = first + len(lines) - 1
-            else:  # a message was lost (or came out of order): the database has every line
-                logger.info(
-                    "deployment %s: lines %s-%s missed by the channel layer, sent from the db",
-                    self.deployment_id,
-                    self.last + 1,
-                    first - 1,
-                )
-                await self._send_stored(upto=first + len(lines) - 1)
-
-    async def deployment_changed(self, event: dict) -> None:
-        self.news_at = asyncio.get_running_loop().time()
-        await self.catch_up(status_changed=True)
-
-    async def catch_up(self, *, status_changed: bool = False) -> None:
-        """Send what the database has beyond `last`, the status if new, and finish if final."""
-        async with self.delivering:
-            if self.finished:
                 return
-            state = await database_sync_to_async(live_data.deployment_state)(self.deployment_id)
-            await self._send_stored(upto=state.last_seq)
-            if status_changed or state.status != self.status_sent:
-                html = await database_sync_to_async(live_data.status_frame)(
-                    self.deployment_id, self.roles
-                )
-                await self.send(text_data=html)
-                self.status_sent = state.status
-            if state.final:
-                self.finished = True
-                self.stop_watching_access()
-                await self.close(code=1000)
+        # A message was lost (or came out of order): the database has every line.
+        logger.info(
+            "deployment %s: lines %s-%s missed by the channel layer, sent from the db",
+            self.deployment_id,
+            self.last + 1,
+            first - 1,
+        )
+        self._refill_soon()
+
+    def feed_changed(self) -> None:
+        """The deployment's status or steps changed."""
+        self.news_at = asyncio.get_running_loop().time()
+        self.status_news = True
+        self._refill_soon()
+
+    def _refill_soon(self) -> None:
+        self.missed = True
+        if not self.finished and (self.refill is None or self.refill.done()):
+            self.refill = asyncio.create_task(self.catch_up())
+
+    async def catch_up(self) -> None:
+        """Send what the database has beyond `last`, the status if new, and finish if final;
+        again as long as news came meanwhile."""
+        async with self.delivering:
+            while not self.finished:
+                self.missed = False
+                state = await database_sync_to_async(live_data.deployment_state)(self.deployment_id)
+                await self._send_stored(upto=state.last_seq)
+                if self.status_news or state.status != self.status_sent:
+                    self.status_news = False
+                    html = await database_sync_to_async(live_data.status_frame)(
+                        self.deployment_id, self.roles
+                    )
+                    await self.send(text_data=html)
+                    self.status_sent = state.status
+                if state.final:
+                    self.finished = True
+                    self.stop_watching_access()
+                    await self.close(code=1000)
+                if not self.missed:
+                    return
 
     async def _send_stored(self, *, upto: int) -> None:
         while self.last < upto:
@@ -156,19 +174,8 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
             if loop.time() - self.news_at < IDLE_CHECK_SECONDS:
                 continue  # news came meanwhile
             self.news_at = loop.time()
-            await self._join()  # again: a restarted Redis has forgotten the groups
+            await self.feed.join()  # again: a restarted Redis has forgotten the groups
             await self.catch_up()
-
-    async def _join(self) -> None:
-        """Join the deployment's group (idempotent). A channel layer that is down does not
-        stop the socket: the database still answers, and the idle check tries again."""
-        for attempt in (1, 2):  # the first may meet a pooled connection a restart broke
-            try:
-                await self.channel_layer.group_add(self.group, self.channel_name)
-                return
-            except Exception:  # noqa: BLE001
-                if attempt == 2:
-                    logger.warning("could not join %s", self.group, exc_info=True)
 
 
 class BoardConsumer(AccessWatched, AsyncWebsocketConsumer):
