@@ -193,17 +193,17 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
 def redis_channel_layers(url: str) -> dict:
-    """channels-redis at `url`. Its reads may wait longer than its blocking pop (5 s, the
-    wait for a consumer's next message): redis-py 8's default socket timeout is that same
-    5 s, and a read cut short kills the consumer and closes its socket (docs/architecture.md,
-    "Live updates")."""
+    """channels-redis at `url`, its pub/sub layer: a message is one PUBLISH, read once per
+    web process (the core layer read each one four times over, BZPOPMIN then the message
+    sent back and forth to a backup set). RESP2: redis-py 8's RESP3 parser formats every
+    pushed message for a debug log. Reads wait 15 s, not redis-py's 5 s (a read cut short
+    killed an idle consumer). docs/architecture.md, "Live updates"; every process of a
+    deployment (web, workers) must use this same layer."""
     return {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": url, "socket_timeout": 15}],
-                "capacity": 1000,
-                "expiry": 60,
+                "hosts": [{"address": url, "socket_timeout": 15, "protocol": 2}],
             },
         }
     }

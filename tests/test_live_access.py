@@ -221,7 +221,8 @@ def test_the_recheck_of_many_sockets_takes_as_many_queries_as_that_of_one(
         many = sockets_still_allowed(sockets)
 
     assert one == [True]
-    assert dict(zip([*users, "admin", "foreign", "no session", "no user"], many)) == {
+    names = [*users, "admin", "foreign", "no session", "no user"]
+    assert dict(zip(names, many, strict=True)) == {
         "lead": True,
         "developer": True,
         "sales": False,  # deactivated

@@ -13,13 +13,11 @@ from pipelines.live import joined, publish_board, publish_log, wait_until_publis
 from pipelines.logs import StoredLines
 from tests.services import need_redis
 
-REDIS_LAYER = "channels_redis.core.RedisChannelLayer"
-
 
 @pytest.fixture
 def redis_layer(settings):
     url = need_redis()
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": REDIS_LAYER, "CONFIG": {"hosts": [url]}}}
+    settings.CHANNEL_LAYERS = redis_channel_layers(url)
     return url
 
 
@@ -47,26 +45,28 @@ def test_a_process_publishes_many_messages_over_one_redis_connection(redis_layer
 
 def test_log_lines_published_in_batches_arrive_once_in_order(redis_layer):
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)("deployment.8", channel)
-    try:
-        for first in range(1, 301, 3):
-            publish_log(
-                8, StoredLines(first, None, [("stdout", f"l{first + i}") for i in range(3)])
-            )
-        assert wait_until_published()
 
-        @async_to_sync
-        async def received() -> list[tuple[int, str]]:
+    @async_to_sync
+    async def publish_and_receive() -> list[tuple[int, str]]:
+        channel = await layer.new_channel()
+        await layer.group_add("deployment.8", channel)
+        try:
+            # Pub/sub keeps nothing for later: see our own message once we are subscribed.
+            await layer.group_send("deployment.8", {"type": "subscribed"})
+            assert (await asyncio.wait_for(layer.receive(channel), 10))["type"] == "subscribed"
+            for first in range(1, 301, 3):
+                publish_log(
+                    8, StoredLines(first, None, [("stdout", f"l{first + i}") for i in range(3)])
+                )
             seen = []
             while len(seen) < 300:
-                message = await layer.receive(channel)
+                message = await asyncio.wait_for(layer.receive(channel), 10)
                 seen += [(message["first"] + i, t) for i, (_, t) in enumerate(message["lines"])]
             return seen
+        finally:
+            await layer.group_discard("deployment.8", channel)
 
-        assert received() == [(n, f"l{n}") for n in range(1, 301)]
-    finally:
-        async_to_sync(layer.group_discard)("deployment.8", channel)
+    assert publish_and_receive() == [(n, f"l{n}") for n in range(1, 301)]
 
 
 def log(first: int, count: int, group: str = "deployment.1", layer: object = "L") -> tuple:

@@ -8,6 +8,7 @@ import time
 import pytest
 from django.test import Client, TestCase
 
+from dashboard.settings import redis_channel_layers
 from pipelines.deploys import request_deployment
 from pipelines.models import Deployment, DeploymentStatus, Promotion
 from pipelines.models.deployments import ACTIVE_STATUSES
@@ -27,12 +28,7 @@ def own_redis(tmp_path):
 
 def production_mode(settings, redis_url: str) -> None:
     settings.REDIS_URL = redis_url
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url]},
-        }
-    }
+    settings.CHANNEL_LAYERS = redis_channel_layers(redis_url)
 
 
 @pytest.mark.django_db

@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 from playwright.sync_api import expect
 
+from dashboard.settings import redis_channel_layers
 from pipelines.models import Deployment, Environment
 from tests.browser.conftest import confirm, in_thread
 from tests.browser.test_login_and_board import log_in
@@ -51,12 +52,8 @@ def production(celery_workers, pipeline, settings, tmp_path):
     first = celery_workers.start()
     celery_workers.start(beat=False)
     settings.REDIS_URL = first.redis_url  # this process schedules on the test's workers…
-    settings.CHANNEL_LAYERS = {  # …and publishes where the web processes listen
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [first.redis_url]},
-        }
-    }
+    # …and publishes where the web processes listen, through the same layer as theirs
+    settings.CHANNEL_LAYERS = redis_channel_layers(first.redis_url)
     port = free_port()
     env = {
         "DATABASE_URL": database_url(),

@@ -7,6 +7,7 @@ import threading
 import pytest
 from playwright.sync_api import expect
 
+from dashboard.settings import redis_channel_layers
 from tests.browser.test_login_and_board import log_in
 from tests.live import database_url, run_server
 from tests.services import need_redis
@@ -19,12 +20,7 @@ pytestmark = pytest.mark.browser
 def daphne_with_redis(transactional_db, settings, tmp_path):
     """daphne with REDIS_URL, and this process publishing to the same Redis."""
     redis_url = need_redis()
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url]},
-        }
-    }
+    settings.CHANNEL_LAYERS = redis_channel_layers(redis_url)  # the layer daphne uses
     env = {"DATABASE_URL": database_url(), "REDIS_URL": redis_url}
     with run_server(tmp_path / "artifacts", env=env) as server:
         yield server
