@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import prefetch_related_objects
 
@@ -11,6 +12,7 @@ from pipelines.drivers.blue_green import Slot, slots_of
 from pipelines.freeze_windows import Window
 from pipelines.freezes import FreezeOutlook, outlook
 from pipelines.models import (
+    Artifact,
     Build,
     ChecklistItem,
     Deployment,
@@ -75,7 +77,7 @@ class EnvironmentCard:
     def build(self) -> Build | None:
         return self.release.build if self.release else None
 
-    @property
+    @cached_property  # read a dozen times per card; the card is made whole before it is shown
     def state(self) -> str:
         """What the card's status pill says, the most pressing first: deploying, failed,
         locked, frozen, healthy (or empty: nothing deployed yet)."""
@@ -89,7 +91,7 @@ class EnvironmentCard:
             return "frozen"
         return "healthy" if self.release else "empty"
 
-    @property
+    @cached_property
     def progress(self) -> tuple[int, int]:
         """(k, n) of the active deployment's "step k of n"; (0, 0) before it has steps."""
         if not self.active_deployment:
@@ -139,18 +141,7 @@ def environment_cards(pipeline: Pipeline, *, insight: bool = True) -> list[Envir
 def read_board(pipeline: Pipeline, *, insight: bool = True) -> Board:
     """The cards and the freezes, the freeze taken from the locks the cards read (no query
     of its own)."""
-    environments = list(
-        pipeline.environments.all()
-        # A join of every relation takes PostgreSQL longer to plan (~15 ms) than to run: the
-        # release's join here, the rest by primary key (none queried when all are empty).
-        .select_related(
-            "current_release__build",
-            "current_release__artifact",
-            "current_release__created_by",
-            "probe",
-        )
-        .order_by("position", "name")  # one pipeline's: no join for the pipeline's name
-    )
+    environments = _environments_of(pipeline)
     for relation in ("waiting_build", "pinned_by", "template"):  # a query only if one is set
         prefetch_related_objects(
             [e for e in environments if getattr(e, f"{relation}_id")], relation
@@ -197,6 +188,44 @@ def read_board(pipeline: Pipeline, *, insight: bool = True) -> Board:
     if insight:
         _add_insight(pipeline, cards)
     return Board(_branches_after_their_template(cards), freeze, freezes)
+
+
+def _environments_of(pipeline: Pipeline) -> list[Environment]:
+    """The pipeline's environments in order, each with its current release (its build,
+    artifact and author) and its drift probe, as select_related would load them, in one
+    query: compiling that queryset took longer than running it (docs/architecture.md)."""
+    env, release = Columns(Environment, "e"), Columns(Release, "r")
+    build, artifact = Columns(Build, "b"), Columns(Artifact, "a")
+    author, probe = Columns(get_user_model(), "u"), Columns(Probe, "p")
+    q = connection.ops.quote_name
+    sql = (
+        f"SELECT {env.select}, {release.select}, {build.select}, {artifact.select}, "
+        f"{author.select}, {probe.select} FROM {table(Environment)} e "
+        f"LEFT JOIN {table(Release)} r ON r.{q('id')} = e.{q('current_release_id')} "
+        f"LEFT JOIN {table(Build)} b ON b.{q('id')} = r.{q('build_id')} "
+        f"LEFT JOIN {table(Artifact)} a ON a.{q('id')} = r.{q('artifact_id')} "
+        f"LEFT JOIN {table(get_user_model())} u ON u.{q('id')} = r.{q('created_by_id')} "
+        f"LEFT JOIN {table(Probe)} p ON p.{q('environment_id')} = e.{q('id')} "
+        # Environments in use (Environment.objects: a deleted branch environment is not).
+        f"WHERE e.{q('pipeline_id')} = %s AND e.{q('removed_at')} IS NULL "
+        f"ORDER BY e.{q('position')}, e.{q('name')}"
+    )
+    columns = [env, release, build, artifact, author, probe]
+    environments = []
+    for found, current, its_build, its_artifact, its_author, its_probe in read_rows(
+        sql, [pipeline.pk], columns
+    ):
+        found.pipeline = pipeline
+        if current is not None:
+            current.build, current.artifact, current.created_by = (
+                its_build,
+                its_artifact,
+                its_author,
+            )
+        found.current_release = current
+        Environment.probe.related.set_cached_value(found, its_probe)  # None: no probe yet
+        environments.append(found)
+    return environments
 
 
 @dataclass
