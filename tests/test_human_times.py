@@ -7,7 +7,11 @@ from datetime import timedelta
 import pytest
 from django.template import Context, Template
 from django.utils import timezone
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
 
+from dashboard.templatetags.slipway import escaped
 from pipelines.durations import describe_duration
 
 
@@ -60,3 +64,23 @@ def test_a_moment_ago_is_just_now_and_a_clock_time_today_is_hours_and_minutes():
 
 def test_no_time_is_a_dash():
     assert render("{% when t %}", t=None) == "—"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert('x')</script> & \"quoted\"",
+        mark_safe("<b>kept as it is</b>"),
+        gettext_lazy("a lazy <string>"),
+        42,
+    ],
+)
+def test_the_row_tags_escape_what_they_write_exactly_as_django_does(text):
+    """status and when write their HTML directly (they run on every row of the long lists):
+    what they let through must be what Django's conditional_escape lets through."""
+    assert escaped(text) == conditional_escape(text)
+    assert render("{% status s label %}", s="failed", label=text) == (
+        f'<span class="status status-failed">✗ {conditional_escape(text)}</span>\n'
+    )
+    html = render('{% when t "relative" attrs %}', t=timezone.now(), attrs=text)
+    assert f" {conditional_escape(text)}>just now</time>" in html
