@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.utils import timezone
 
 from pipelines.deploys import deploy_build, request_deployment
 from pipelines.models import Deployment, DeploymentStatus
@@ -48,6 +49,15 @@ def test_sales_and_developers_on_guarded_environments_see_no_deploy_form(pipelin
     assert 'data-action="deploy"' not in client_for("sales").get(DEV).content.decode()
     assert 'data-action="deploy"' not in client_for("developer").get(LIVE).content.decode()
     assert 'data-action="deploy"' in client_for("lead").get(LIVE).content.decode()
+
+
+def test_a_checklist_whose_items_are_all_retired_no_longer_guards_the_page(pipeline, client_for):
+    artifact_build(pipeline, b"one")
+    live = pipeline.environments.get(name="live")
+    assert 'data-action="deploy"' not in client_for("developer").get(LIVE).content.decode()
+    live.checklist_items.update(retired_at=timezone.now())
+    html = client_for("developer").get(LIVE).content.decode()
+    assert 'data-action="deploy"' in html and "Outside promotion" not in html
 
 
 def test_a_developer_deploys_a_build_from_the_page(pipeline, client_for):

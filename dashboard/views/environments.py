@@ -8,6 +8,7 @@ from dashboard.views.lookups import environment_or_404
 from pipelines.branch_environments import may_delete
 from pipelines.freezes import window_on
 from pipelines.locks import lock_on
+from pipelines.models import Environment
 from pipelines.roles import can_deploy, can_lead
 
 DEPLOYABLE_BUILDS = 50
@@ -17,10 +18,10 @@ PAGE_SIZE = 25
 
 @viewer_required
 def environment_detail(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
-    env = environment_or_404(pipeline, environment)
+    env = environment_or_404(pipeline, environment, guarded=Environment.guarded_annotation())
     releases = env.releases.select_related("build", "artifact", "created_by", "deployment")
     deployments = env.deployments.select_related("release__build", "requested_by")
-    guarded = env.is_guarded()
+    guarded = env.guarded
     context = {
         "pipeline": env.pipeline,
         "environment": env,

@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from pipelines.models.checklist import ChecklistItem
+
 
 class Pipeline(models.Model):
     """One application, promoted through its environments."""
@@ -140,6 +142,13 @@ class Environment(models.Model):
     def is_guarded(self) -> bool:
         """Its active checklist guards it: by hand, only a lead deploys here."""
         return self.checklist_items.active().exists()
+
+    @staticmethod
+    def guarded_annotation() -> models.Exists:
+        """`is_guarded()` as an annotation of an environments query (`OuterRef("pk")`), for a
+        page that shows it: no query of its own. Deciding goes through is_guarded()."""
+        active = ChecklistItem.objects.active()
+        return models.Exists(active.filter(environment=models.OuterRef("pk")))
 
 
 class Lock(models.Model):
