@@ -15,8 +15,8 @@ import asyncio
 import atexit
 import logging
 import os
-import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -48,6 +48,8 @@ def pipeline_group(pipeline_id: int) -> str:
 # Messages waiting for the publisher's thread; past that, new ones are dropped (news only:
 # watchers refill from the database), so a Redis that hangs cannot grow the process.
 MAX_WAITING = 1000
+# A log's batches leave at most this often (seconds); those stored meanwhile go together.
+SEND_INTERVAL = 0.05
 # Consecutive log batches of one deployment that waited are joined up to this size.
 MAX_MESSAGE_LINES = 2000
 MAX_MESSAGE_CHARS = 1_000_000
@@ -71,42 +73,67 @@ def _send(group: str, message: dict) -> None:
 
 
 class _Publisher:
-    """One thread per process sending messages in the order they were put."""
+    """One thread per process sending messages in the order they were put.
+
+    A busy log's news leaves at most every SEND_INTERVAL: batches stored meanwhile wait and
+    go as one message (`joined`), so a chatty deployment costs a few sends a second, not one
+    per batch, and the storing thread is not woken for each. Any other message (a status,
+    the board) is sent at once, with whatever waits before it."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self.waiting: queue.Queue = queue.Queue(maxsize=MAX_WAITING)
+        lock = threading.Lock()
+        self.arrived = threading.Condition(lock)  # for the publisher: something to send
+        self.sent = threading.Condition(lock)  # for `wait_until_sent`
+        self.waiting: list[tuple] = []
+        self.unsent = 0  # put and neither sent nor given up yet
+        self.urgent = False  # a message waits that is not a log batch
+        self.idle = False  # the publisher waits for a first message
         self.dropped = 0
         threading.Thread(target=self._run, name="slipway-publisher", daemon=True).start()
 
     def put(self, layer, group: str, message: dict) -> None:
-        try:
-            self.waiting.put_nowait((layer, group, message))
-        except queue.Full:
-            self.dropped += 1
-            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
-                logger.warning("the channel layer is behind: %s messages dropped", self.dropped)
+        with self.arrived:
+            if len(self.waiting) >= MAX_WAITING:
+                self.dropped += 1
+                if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                    logger.warning("the channel layer is behind: %s messages dropped", self.dropped)
+                return
+            self.waiting.append((layer, group, message))
+            self.unsent += 1
+            if message["type"] != "log.lines":
+                self.urgent = True
+            if self.idle or self.urgent:
+                self.arrived.notify()
 
     def wait_until_sent(self, seconds: float) -> bool:
         """Whether every message put so far has been sent (or given up) within `seconds`."""
-        with self.waiting.all_tasks_done:
-            return self.waiting.all_tasks_done.wait_for(
-                lambda: not self.waiting.unfinished_tasks, seconds
-            )
+        with self.sent:
+            return self.sent.wait_for(lambda: not self.unsent, seconds)
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
+        last_send = -SEND_INTERVAL
         while True:
-            taken = [self.waiting.get()]
-            while len(taken) < MAX_WAITING:
-                try:
-                    taken.append(self.waiting.get_nowait())
-                except queue.Empty:
-                    break
-            for layer, group, message in joined(taken):
-                loop.run_until_complete(_send_now(layer, group, message))
-            for _ in taken:
-                self.waiting.task_done()
+            with self.arrived:
+                self.idle = True
+                self.arrived.wait_for(lambda: self.waiting)
+                self.idle = False
+                hold = last_send + SEND_INTERVAL - time.monotonic()
+                if hold > 0 and not self.urgent:
+                    self.arrived.wait_for(lambda: self.urgent, hold)
+                taken, self.waiting, self.urgent = self.waiting, [], False
+            loop.run_until_complete(_send_all(joined(taken)))
+            last_send = time.monotonic()
+            with self.sent:
+                self.unsent -= len(taken)
+                if not self.unsent:
+                    self.sent.notify_all()
+
+
+async def _send_all(messages: list[tuple]) -> None:
+    for layer, group, message in messages:
+        await _send_now(layer, group, message)
 
 
 async def _send_now(layer, group: str, message: dict) -> None:

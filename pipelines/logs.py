@@ -11,15 +11,20 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from itertools import accumulate
+from itertools import accumulate, chain
+from operator import itemgetter
 from typing import NamedTuple, overload
 
-from django.db import connection, transaction
+import psycopg
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from pipelines.copy_batch import copy_batch
 from pipelines.models import Deployment, LogLine
 
 Line = tuple[str, str]  # (stream, text)
+_stream, _text = itemgetter(0), itemgetter(1)
 
 
 class StoredLine(NamedTuple):
@@ -59,7 +64,7 @@ REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 FIRST_ERROR_CHARS = 500
 # COPY's text format: a backslash starts an escape (`\N` is NULL), tab and newline separate.
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_SPECIAL = ("\\", "\t", "\n", "\r")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 ERROR_WORDS = ("error", "failed", "fatal", "traceback", "exception")
@@ -86,7 +91,13 @@ def is_error(stream: str, text: str) -> bool:
 def error_lines(lines: list[Line]) -> list[int]:
     """The indexes of the error lines of a batch: `is_error` of each line, the pattern tried
     only on the lines that may name an error (nearly every batch has none)."""
-    outputs = [i for i, (stream, _) in enumerate(lines) if stream != LogLine.Stream.SYSTEM]
+    streams = list(map(_stream, lines))
+    if LogLine.Stream.SYSTEM not in streams:  # the usual batch: a command's output alone
+        texts = list(map(_text, lines))
+        if "\x1b" in "".join(texts):
+            texts = [_ESCAPES.sub("", text) if "\x1b" in text else text for text in texts]
+        return _naming_an_error(texts)
+    outputs = [i for i, stream in enumerate(streams) if stream != LogLine.Stream.SYSTEM]
     texts = [lines[i][1] for i in outputs]
     if any("\x1b" in text for text in texts):
         texts = [_ESCAPES.sub("", text) if "\x1b" in text else text for text in texts]
@@ -110,6 +121,8 @@ def _naming_an_error(texts: list[str]) -> list[int]:
     output = "\n".join(texts)
     if output.isascii():
         lowered = output.lower()
+        if not any(word in lowered for word in ERROR_WORDS):
+            return []
         starts = list(accumulate((len(text) + 1 for text in texts), initial=0))
         candidates = set()
         for word in ERROR_WORDS:
@@ -133,14 +146,18 @@ def storable(text: str) -> str:
 
 
 def _storable_lines(lines: list[Line]) -> list[Line]:
-    """One search over the whole batch first: nearly every batch is clean."""
-    if _UNSTORABLE.search("\n".join(text for _, text in lines)) is None:
+    """One look at the whole batch first: nearly every batch is clean. (Substring searches
+    are many times faster than the pattern's; only text that is not ASCII can hold a
+    surrogate.)"""
+    joined = "".join(map(_text, lines))
+    if "\x00" not in joined and (joined.isascii() or _UNSTORABLE.search(joined) is None):
         return lines
     return [(stream, storable(text)) for stream, text in lines]
 
 
 def append_log(deployment: Deployment, lines: Iterable[Line]) -> StoredLines:
-    """Store lines after the deployment's last seq and return them.
+    """Store lines after the deployment's last seq, inside the caller's transaction, and
+    return them.
 
     The seq range is reserved with one UPDATE … SET last_seq = last_seq + n RETURNING
     last_seq, so concurrent writers never hand out the same seq and seqs stay dense.
@@ -157,7 +174,35 @@ def append_log(deployment: Deployment, lines: Iterable[Line]) -> StoredLines:
         else:
             last = _reserve(deployment.pk, len(lines), errors, lines)
             _insert(deployment.pk, last - len(lines) + 1, now, lines)
-        first = last - len(lines) + 1
+    return _noted(deployment, last, now, lines, errors)
+
+
+def commit_log(deployment: Deployment, lines: Iterable[Line]) -> StoredLines:
+    """`append_log` in a transaction of its own, committed when this returns (inside an
+    outer transaction: a savepoint of it).
+
+    On PostgreSQL outside a transaction, the batch is one round trip
+    (pipelines/copy_batch.py): its seqs are formatted before the server answers, so the
+    range is reserved on the condition that the deployment's last seq is still the one this
+    writer knows. When another writer came first, nothing is written and the batch is
+    stored the usual way."""
+    lines = _storable_lines(list(lines))
+    db = connections[DEFAULT_DB_ALIAS]
+    if lines and db.vendor == "postgresql" and not db.in_atomic_block:
+        now = timezone.now()
+        errors = error_lines(lines)
+        last = _copy_in_one_trip(db, deployment, now, lines, errors)
+        if last is not None:
+            return _noted(deployment, last, now, lines, errors)
+    with transaction.atomic():
+        return append_log(deployment, lines)
+
+
+def _noted(
+    deployment: Deployment, last: int, now: datetime, lines: list[Line], errors: list[int]
+) -> StoredLines:
+    """The stored batch; `deployment` told what its row now says."""
+    first = last - len(lines) + 1
     deployment.last_seq = last
     if errors and deployment.first_error_seq is None:
         deployment.first_error_seq = first + errors[0]
@@ -166,9 +211,17 @@ def append_log(deployment: Deployment, lines: Iterable[Line]) -> StoredLines:
     return StoredLines(first, now, lines)
 
 
-def _reserve(deployment_id: int, count: int, errors: list[int], lines: list[Line]) -> int:
-    """Hand out `count` seqs and count the batch's errors; the new last seq. (In an UPDATE
-    the right-hand side reads the row as it was: `last_seq + k` is this batch's k-th line.)"""
+def _reservation(
+    deployment_id: int,
+    count: int,
+    errors: list[int],
+    lines: list[Line],
+    *,
+    expected: int | None = None,
+) -> tuple[str, list]:
+    """The UPDATE that hands out `count` seqs and counts the batch's errors, returning the
+    new last seq; with `expected`, only while the last seq is that. (In an UPDATE the
+    right-hand side reads the row as it was: `last_seq + k` is this batch's k-th line.)"""
     table = connection.ops.quote_name(Deployment._meta.db_table)
     sql = f"UPDATE {table} SET last_seq = last_seq + %s"
     params: list = [count]
@@ -180,8 +233,18 @@ def _reserve(deployment_id: int, count: int, errors: list[int], lines: list[Line
             " first_error_seq = COALESCE(first_error_seq, last_seq + %s)"
         )
         params += [len(errors), lines[first][1][:FIRST_ERROR_CHARS], first + 1]
+    sql += " WHERE id = %s"
+    params.append(deployment_id)
+    if expected is not None:
+        sql += " AND last_seq = %s"
+        params.append(expected)
+    return f"{sql} RETURNING last_seq", params
+
+
+def _reserve(deployment_id: int, count: int, errors: list[int], lines: list[Line]) -> int:
+    """Hand out `count` seqs and count the batch's errors; the new last seq."""
     with connection.cursor() as cursor:
-        cursor.execute(f"{sql} WHERE id = %s RETURNING last_seq", [*params, deployment_id])
+        cursor.execute(*_reservation(deployment_id, count, errors, lines))
         return cursor.fetchone()[0]
 
 
@@ -193,6 +256,31 @@ def _reserve_pipelined(deployment_id: int, count: int, errors: list[int], lines:
         return _reserve(deployment_id, count, errors, lines)
 
 
+def _copy_in_one_trip(
+    db: BaseDatabaseWrapper, deployment: Deployment, now: datetime, lines: list[Line], errors
+) -> int | None:
+    """The batch reserved and copied in one round trip, committed; its last seq, or None
+    when the deployment's last seq was no longer `deployment.last_seq` (nothing written)."""
+    expected = deployment.last_seq
+    reserve, params = _reservation(deployment.pk, len(lines), errors, lines, expected=expected)
+    table, columns = _names()
+    data = copy_rows(deployment.pk, expected + 1, now, lines).encode()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        conn = db.connection
+        if all(type(value) is int for value in params):
+            reserve = reserve % tuple(params)
+        else:  # with the first error's text, quoted by psycopg
+            reserve = psycopg.ClientCursor(conn).mogrify(reserve, params)
+        row = copy_batch(
+            conn,
+            before=reserve,
+            copy=f"COPY {table} ({columns}) FROM STDIN",
+            data=data,
+        )
+    return None if row is None else int(row[0])
+
+
 def _names() -> tuple[str, str]:
     table = connection.ops.quote_name(LogLine._meta.db_table)
     return table, ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
@@ -202,14 +290,16 @@ def copy_rows(deployment_id: int, first: int, now: datetime, lines: list[Line]) 
     """The batch as COPY's text format, formatted here in one go: psycopg's `write_row`
     adapts each value of each row, which costs more than the database's whole insert.
     Every column but the text is known to need no escaping."""
-    texts = [text for _, text in lines]
-    if _COPY_SPECIAL.search("".join(texts)) is not None:  # rare: escape only then
+    if not lines:
+        return ""
+    streams, texts = zip(*lines, strict=True)
+    together = "".join(texts)
+    if any(special in together for special in _COPY_SPECIAL):  # rare: escape only then
         texts = [text.translate(_COPY_ESCAPES) for text in texts]
-    head, middle = f"{deployment_id}\t", f"\t{now.isoformat()}\t"
-    return "".join(
-        f"{head}{first + i}{middle}{stream}\t{text}\n"
-        for i, ((stream, _), text) in enumerate(zip(lines, texts, strict=True))
-    )
+    # One %-format of the whole batch: a row's template repeated, its values interleaved.
+    row = f"{deployment_id}\t%d\t{now.isoformat()}\t%s\t%s\n"
+    seqs = range(first, first + len(texts))
+    return (row * len(texts)) % tuple(chain.from_iterable(zip(seqs, streams, texts, strict=True)))
 
 
 def _copy(deployment_id: int, first: int, now: datetime, lines: list[Line]) -> None:

@@ -1,13 +1,16 @@
 """Storing log lines (COPY on PostgreSQL, executemany on SQLite; run both): dense seqs
-whoever writes, any text stored, the million-line cap, error lines found as they come."""
+whoever writes, any text stored, the million-line cap, error lines found as they come.
+Both ways in: `append_log` inside the writer's transaction, and `commit_log` (the runner's:
+on PostgreSQL one round trip per batch, its seqs formatted before the server answers)."""
 
 import random
 import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
-from pipelines.logs import append_log, error_lines, is_error
+from pipelines.logs import append_log, commit_log, error_lines, is_error
 from pipelines.models import Deployment, LogLine
 from pipelines.runner.log_writer import LogWriter
 from tests.watching import running_deployment
@@ -23,25 +26,33 @@ def stored(deployment) -> list[tuple[int, str, str]]:
     return list(deployment.log_lines.order_by("seq").values_list("seq", "stream", "text"))
 
 
-def writing_together(deployment, batches) -> list[Exception]:
+def appended_in_a_transaction(deployment, lines) -> None:
+    with transaction.atomic():
+        append_log(deployment, lines)
+
+
+# The two ways a batch goes in; tests of what every batch guarantees run with both.
+WAYS = pytest.mark.parametrize("write", [appended_in_a_transaction, commit_log])
+
+
+def writing_together(deployment, batches, write) -> list[Exception]:
     """WRITERS threads, each with its own connection and its own copy of the deployment,
-    append `batches(writer)` (lists of lines) at the same moment; what they raised."""
+    `write` `batches(writer)` (lists of lines) at the same moment; what they raised."""
     start = threading.Barrier(WRITERS)
     failures = []
 
-    def write(writer: int) -> None:
+    def run(writer: int) -> None:
         try:
             mine = Deployment.objects.get(pk=deployment.pk)
             start.wait()
             for lines in batches(writer):
-                with transaction.atomic():
-                    append_log(mine, lines)
+                write(mine, lines)
         except Exception as exc:  # noqa: BLE001 — reported by the caller's assertion
             failures.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(WRITERS)]
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(WRITERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -49,11 +60,13 @@ def writing_together(deployment, batches) -> list[Exception]:
     return failures
 
 
-def test_concurrent_writers_get_dense_seqs_and_keep_their_own_order(pipeline):
+@WAYS
+def test_concurrent_writers_get_dense_seqs_and_keep_their_own_order(pipeline, write):
     deployment = running_deployment(pipeline)
     failures = writing_together(
         deployment,
         lambda w: [[("stdout", f"w{w} b{b} l{n}") for n in range(7)] for b in range(BATCHES)],
+        write,
     )
 
     assert failures == []
@@ -67,10 +80,11 @@ def test_concurrent_writers_get_dense_seqs_and_keep_their_own_order(pipeline):
     assert deployment.last_seq == total
 
 
-def test_nul_bytes_and_text_that_is_not_utf8_are_stored_replaced_and_lose_no_line(pipeline):
+@WAYS
+def test_nul_bytes_and_text_that_is_not_utf8_are_stored_replaced_and_lose_no_line(pipeline, write):
     deployment = running_deployment(pipeline)
     undecodable = b"caf\xe9 \xff".decode("utf-8", "surrogateescape")  # lone surrogates
-    append_log(
+    write(
         deployment,
         [
             ("stdout", "before"),
@@ -93,6 +107,46 @@ def test_nul_bytes_and_text_that_is_not_utf8_are_stored_replaced_and_lose_no_lin
         (7, "stdout", "\\N"),
         (8, "stderr", "\\."),
     ]
+
+
+def test_a_writer_overtaken_by_another_stores_after_the_others_lines(pipeline):
+    """The runner's batch carries the seqs it expects; another writer (a cancel note from
+    the web) came first: the batch goes after that writer's lines, none lost or repeated."""
+    deployment = running_deployment(pipeline)
+    runner = Deployment.objects.get(pk=deployment.pk)
+    commit_log(runner, [("stdout", "one"), ("stdout", "two")])
+    appended_in_a_transaction(Deployment.objects.get(pk=deployment.pk), [("system", "note")])
+
+    stored_batch = commit_log(runner, [("stdout", "three"), ("stderr", "error: four")])
+
+    assert (stored_batch.first, runner.last_seq) == (4, 5)
+    assert stored(deployment) == [
+        (1, "stdout", "one"),
+        (2, "stdout", "two"),
+        (3, "system", "note"),
+        (4, "stdout", "three"),
+        (5, "stderr", "error: four"),
+    ]
+    deployment.refresh_from_db()
+    assert (deployment.last_seq, deployment.error_count, deployment.first_error_seq) == (5, 1, 5)
+
+
+def test_a_batch_the_database_refuses_stores_nothing_and_the_writer_goes_on(pipeline):
+    """A batch is all or nothing, its seq range too; the writer's connection is left
+    outside the failed transaction, ready for the next batch."""
+    deployment = running_deployment(pipeline)
+    commit_log(deployment, [("stdout", "one")])
+    LogLine.objects.create(deployment=deployment, seq=3, time=timezone.now(), text="in the way")
+
+    with pytest.raises(IntegrityError):
+        commit_log(deployment, [("stdout", "two"), ("stderr", "error: three")])
+
+    deployment.refresh_from_db()
+    assert (deployment.last_seq, deployment.error_count) == (1, 0)
+    assert stored(deployment) == [(1, "stdout", "one"), (3, "stdout", "in the way")]
+    LogLine.objects.filter(seq=3).delete()
+    commit_log(deployment, [("stdout", "two")])
+    assert stored(deployment) == [(1, "stdout", "one"), (2, "stdout", "two")]
 
 
 def test_the_log_is_cut_at_a_million_lines_with_one_marker(pipeline, settings):
@@ -163,10 +217,13 @@ def test_error_lines_are_counted_as_written_on_stdout_stderr_and_slipways_own_li
     assert deployment.first_error == "ERROR: migration 0042 failed"
 
 
-def test_concurrent_writers_agree_on_the_first_error_and_the_count(pipeline):
+@WAYS
+def test_concurrent_writers_agree_on_the_first_error_and_the_count(pipeline, write):
     deployment = running_deployment(pipeline)
     failures = writing_together(
-        deployment, lambda w: [[("stdout", "ok"), ("stderr", f"error {w}.{b}")] for b in range(5)]
+        deployment,
+        lambda w: [[("stdout", "ok"), ("stderr", f"error {w}.{b}")] for b in range(5)],
+        write,
     )
 
     assert failures == []

@@ -6,11 +6,10 @@ SLIPWAY_LOG_FLUSH_SECONDS, at every step boundary and at the end.
 """
 
 import time
-
-from django.db import transaction
+from itertools import repeat
 
 from pipelines.live import publish_after_commit, publish_log
-from pipelines.logs import append_log
+from pipelines.logs import commit_log
 from pipelines.models import Deployment, LogLine
 from pipelines.runner.database import DatabaseAway, retrying
 
@@ -91,10 +90,11 @@ class LogWriter:
             return
         if texts and max(map(len, texts)) > MAX_LINE_CHARS:
             texts = [_shortened(text) for text in texts]
-        while texts:
-            take = max(MAX_BATCH - len(self.pending), 1)
-            self.pending += [(stream, text) for text in texts[:take]]
-            texts = texts[take:]
+        start = 0
+        while start < len(texts):
+            end = start + max(MAX_BATCH - len(self.pending), 1)
+            self.pending += zip(repeat(stream), texts[start:end])
+            start = end
             if len(self.pending) >= MAX_BATCH:
                 self.flush()
 
@@ -118,10 +118,8 @@ class LogWriter:
 
     def store(self) -> None:
         """One attempt at storing the pending lines (the database's error goes up)."""
-        deployment_id = self.deployment.pk
-        with transaction.atomic():
-            rows = append_log(self.deployment, self.pending)
-            publish_after_commit(publish_log, deployment_id, rows)
+        rows = commit_log(self.deployment, self.pending)
+        publish_after_commit(publish_log, self.deployment.pk, rows)
         self.pending = []
 
 
