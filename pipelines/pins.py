@@ -8,8 +8,10 @@ promotion still goes: only auto-deploy stops.
 """
 
 import fnmatch
+import re
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
 from django.utils import timezone
 
 from pipelines import audit
@@ -77,6 +79,7 @@ def held_builds(environment: Environment, limit: int = HELD_SHOWN) -> list[Build
             artifact__isnull=False,
             updated_at__gte=environment.pinned_at,
         )
+        .filter(_branches_like(environment.branch))
         .exclude(releases__environment=environment)
         .order_by("-created_at", "-id")
     )
@@ -87,3 +90,11 @@ def held_builds(environment: Environment, limit: int = HELD_SHOWN) -> list[Build
             if len(held) >= limit:
                 break
     return held
+
+
+def _branches_like(glob: str) -> Q:
+    """The part of fnmatch's `glob` SQL can check: the branch itself when it has no wildcard,
+    else its literal start. The scan then stays on the environment's own builds instead of
+    reading every branch's since the pin (fnmatch decides the rest)."""
+    prefix = re.split(r"[*?\[]", glob, maxsplit=1)[0]
+    return Q(branch=glob) if prefix == glob else Q(branch__startswith=prefix)

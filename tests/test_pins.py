@@ -7,6 +7,7 @@ from django.test import Client, TestCase
 from pipelines import deploys, pins
 from pipelines.errors import Conflict, PermissionDenied
 from pipelines.models import AuditEvent, Deployment, Environment
+from tests.deploying import artifact_build
 from tests.factories import passing_build
 from tests.live import bearer
 from tests.promoting import env, finish_queued
@@ -65,6 +66,28 @@ def test_the_next_passing_build_waits_in_a_visible_list_instead_of_deploying(
     assert 'data-field="held"' in html
     assert second.short_sha in html and first.short_sha in html
     assert AuditEvent.objects.filter(action="auto_deploy_held", data__sha=first.sha).exists()
+
+
+@pytest.mark.parametrize(
+    ("glob", "held_branches"),
+    [
+        ("release/*", ["release/2.0", "release/1.9"]),
+        ("release/1.?", ["release/1.9"]),
+        ("[rh]*", ["release/2.0", "hotfixA1", "releases-2", "hotfix_1", "release/1.9"]),
+        ("hotfix_*", ["hotfix_1"]),
+        ("hotfix_1", ["hotfix_1"]),
+    ],
+)
+def test_a_pinned_environment_holds_the_builds_its_branch_glob_matches(
+    pipeline, users, glob, held_branches
+):
+    uat = env(pipeline, "uat")
+    Environment.objects.filter(pk=uat.pk).update(branch=glob)
+    pins.pin(uat, by=users["lead"], reason="v2 broke checkout")
+    for branch in ("release/1.9", "hotfix_1", "releases-2", "hotfixA1", "release/2.0"):
+        artifact_build(pipeline, branch.encode(), branch=branch)
+    uat.refresh_from_db()
+    assert [b.branch for b in pins.held_builds(uat)] == held_branches
 
 
 def test_a_lead_unpins_on_the_board_and_the_newest_waiting_build_deploys(
