@@ -4,9 +4,9 @@ Channels delivers at most once (docs/architecture.md, "Live updates"): the datab
 truth and messages are only news of it. The log consumer is fed (dashboard/log_feed.py)
 from before it replays, drops lines it has sent (`seq <= last`) and refills any gap from
 the database, so a client sees every line exactly once and in order; a client that
-reconnects with `?after=<last seq it rendered>` resumes exactly. Users who may not see a pipeline get close
-code 4403 and nothing else, and so does an open socket once its user logs out or loses
-their role (AccessWatched).
+reconnects with `?after=<last seq it rendered>` resumes exactly. Users who may not see a
+pipeline get close code 4403 and nothing else, and so does an open socket once its user
+logs out or loses their role (AccessWatched).
 """
 
 import asyncio
