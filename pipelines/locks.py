@@ -2,7 +2,7 @@
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from pipelines import audit
 from pipelines.errors import Conflict, EnvironmentLocked, InvalidInput, PermissionDenied
@@ -68,12 +68,30 @@ def unlock(pipeline: Pipeline, environment: Environment | None, *, by: AbstractB
 
 def lock_on(environment: Environment) -> Lock | None:
     """The lock that stops changes to `environment`: its own, else its pipeline's freeze."""
+    return _locks_on(environment.pipeline_id, environment.pk).select_related("owner").first()
+
+
+def lock_on_annotation() -> Subquery:
+    """`lock_on()`'s lock, as the id annotating each row of an environments query: a page
+    reads it with the environment and loads the lock only when there is one
+    (`lock_by_id`)."""
+    return Subquery(_locks_on(OuterRef("pipeline_id"), OuterRef("pk")).values("pk")[:1])
+
+
+def lock_by_id(lock_id: int | None) -> Lock | None:
+    """The lock `lock_on_annotation()` found, with its owner (None once it is lifted)."""
+    if lock_id is None:
+        return None
+    return Lock.objects.select_related("owner").filter(pk=lock_id).first()
+
+
+def _locks_on(pipeline_id, environment_id) -> QuerySet[Lock]:
+    """The environment's own lock and its pipeline's freeze, its own first (NULLs sort last
+    on both databases)."""
     return (
-        Lock.objects.filter(pipeline_id=environment.pipeline_id)
-        .filter(Q(environment=environment) | Q(environment__isnull=True))
-        .select_related("owner")
-        .order_by("environment_id")  # its own lock first (NULLs sort last on both databases)
-        .first()
+        Lock.objects.filter(pipeline_id=pipeline_id)
+        .filter(Q(environment=environment_id) | Q(environment__isnull=True))
+        .order_by("environment_id")
     )
 
 

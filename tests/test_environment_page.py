@@ -5,8 +5,10 @@ import re
 import pytest
 
 from pipelines.deploys import request_deployment
+from pipelines.models import Lock
 from pipelines.runner.run import run_deployment
 from tests.factories import passing_build
+from tests.promoting import env
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +34,25 @@ def test_each_deployment_says_its_status_by_symbol_and_word_not_colour_alone(pip
         ("queued", "○", "queued"),
         ("succeeded", "✓", "succeeded"),
     ]
+
+
+def test_it_says_its_own_lock_before_the_pipelines_freeze_and_the_freeze_alone(
+    pipeline, users, client_for
+):
+    def banner(environment: str) -> str | None:
+        page = client_for("qa").get(f"/pipelines/webshop/environments/{environment}/")
+        found = re.search(r'data-field="lock" id="deploy-why">(.*?) by ', page.content.decode())
+        return found and found.group(1)
+
+    assert banner("uat") is None
+    Lock.objects.create(pipeline=pipeline, owner=users["lead"], reason="Black Friday")
+    Lock.objects.create(
+        pipeline=pipeline, environment=env(pipeline, "uat"), owner=users["lead"], reason="demo"
+    )
+    assert banner("uat") == "🔒 uat is locked"
+    assert banner("dev") == "❄ webshop is frozen"
+    Lock.objects.filter(environment__isnull=True).delete()
+    assert banner("uat") == "🔒 uat is locked" and banner("dev") is None
 
 
 def test_it_pages_through_a_long_history(pipeline, client_for):

@@ -7,7 +7,7 @@ from dashboard.views.badges import badge_links
 from dashboard.views.lookups import environment_or_404
 from pipelines.branch_environments import may_delete
 from pipelines.freezes import window_on
-from pipelines.locks import lock_on
+from pipelines.locks import lock_by_id, lock_on_annotation
 from pipelines.models import Environment
 from pipelines.roles import can_deploy, can_lead
 
@@ -18,7 +18,12 @@ PAGE_SIZE = 25
 
 @viewer_required
 def environment_detail(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
-    env = environment_or_404(pipeline, environment, guarded=Environment.guarded_annotation())
+    env = environment_or_404(
+        pipeline,
+        environment,
+        guarded=Environment.guarded_annotation(),
+        lock_id=lock_on_annotation(),
+    )
     releases = env.releases.select_related("build", "artifact", "created_by", "deployment")
     deployments = env.deployments.select_related("release__build", "requested_by")
     guarded = env.guarded
@@ -30,7 +35,7 @@ def environment_detail(request: HttpRequest, pipeline: str, environment: str) ->
         "may_lead": can_lead(request.user),
         # A branch environment's Delete button: a lead, or its template's delete_role.
         "may_delete": env.template_id is not None and may_delete(env, request.user),
-        "lock": lock_on(env),
+        "lock": lock_by_id(env.lock_id),
         # A scheduled freeze window holding here now ([[pipeline.freezes]]).
         "window": window_on(env),
         # Newest first; any build with an artifact may be deployed by hand.
