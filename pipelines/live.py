@@ -34,7 +34,16 @@ def publish_after_commit(publish: Callable[..., None], *args: Any) -> None:
     """Call `publish(*args)` once the current transaction commits (right away outside one):
     news must never arrive before the change it tells of. Robust: a channel layer hiccup
     never turns a committed change into an error."""
-    transaction.on_commit(lambda: publish(*args), robust=True)
+    db = transaction.get_connection()
+    if db.in_atomic_block or not db.autocommit:
+        transaction.on_commit(lambda: publish(*args), robust=True)
+        return
+    # Nothing to wait for: now, as on_commit would, without its look-ups (the runner
+    # publishes each batch it commits).
+    try:
+        publish(*args)
+    except Exception:
+        logger.exception("could not publish with %s", getattr(publish, "__qualname__", publish))
 
 
 def deployment_group(deployment_id: int) -> str:

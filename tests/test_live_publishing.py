@@ -7,9 +7,16 @@ import pytest
 import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 from dashboard.settings import redis_channel_layers
-from pipelines.live import joined, publish_board, publish_log, wait_until_published
+from pipelines.live import (
+    joined,
+    publish_after_commit,
+    publish_board,
+    publish_log,
+    wait_until_published,
+)
 from pipelines.logs import StoredLines
 from tests.services import need_redis
 
@@ -120,3 +127,26 @@ def test_a_consumer_waiting_longer_than_redis_blocking_pop_keeps_waiting(setting
         return await asyncio.wait_for(waiting, 10)
 
     assert wait_for_a_late_message() == {"type": "late"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_news_leaves_after_commit_and_a_broken_channel_layer_never_fails_the_change():
+    """Outside a transaction (the runner's committed batches) news leaves at once; inside
+    one, only once it commits, never if it rolls back."""
+    sent = []
+    with transaction.atomic():
+        publish_after_commit(sent.append, "committed")
+        assert sent == []
+    assert sent == ["committed"]
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        publish_after_commit(sent.append, "rolled back")
+        1 / 0  # noqa: B018
+    publish_after_commit(sent.append, "outside")
+    assert sent == ["committed", "outside"]
+
+    def broken(_message: str) -> None:
+        raise ConnectionError("the channel layer is away")
+
+    publish_after_commit(broken, "outside")
+    with transaction.atomic():
+        publish_after_commit(broken, "committed")
