@@ -20,7 +20,7 @@ from collections import deque
 from channels.layers import get_channel_layer
 
 from dashboard.log_html import live_batch_frame
-from pipelines.live import MAX_MESSAGE_LINES, deployment_group
+from pipelines.live import continues, deployment_group
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +116,10 @@ class LogFeed:
                         watcher.feed_changed()
 
     async def _send_lines(self, message: dict) -> None:
-        first, lines = int(message["first"]), list(message["lines"])
-        while (
-            self.waiting
-            and self.waiting[0]["type"] == "log.lines"
-            and int(self.waiting[0]["first"]) == first + len(lines)
-            and len(lines) + len(self.waiting[0]["lines"]) <= MAX_MESSAGE_LINES
-        ):
-            lines += self.waiting.popleft()["lines"]
+        while self.waiting and continues(message, self.waiting[0]):
+            following = self.waiting.popleft()
+            message = {**message, "lines": [*message["lines"], *following["lines"]]}
+        first, lines = int(message["first"]), message["lines"]
         frame = live_batch_frame(self.deployment_id, first, lines)
         for watcher in list(self.watchers):
             try:

@@ -34,16 +34,7 @@ def publish_after_commit(publish: Callable[..., None], *args: Any) -> None:
     """Call `publish(*args)` once the current transaction commits (right away outside one):
     news must never arrive before the change it tells of. Robust: a channel layer hiccup
     never turns a committed change into an error."""
-    db = transaction.get_connection()
-    if db.in_atomic_block or not db.autocommit:
-        transaction.on_commit(lambda: publish(*args), robust=True)
-        return
-    # Nothing to wait for: now, as on_commit would, without its look-ups (the runner
-    # publishes each batch it commits).
-    try:
-        publish(*args)
-    except Exception:
-        logger.exception("could not publish with %s", getattr(publish, "__qualname__", publish))
+    transaction.on_commit(lambda: publish(*args), robust=True)
 
 
 def deployment_group(deployment_id: int) -> str:
@@ -162,20 +153,25 @@ def joined(taken: list[tuple]) -> list[tuple]:
     group, seq following seq) as one message, within MAX_MESSAGE_LINES / _CHARS."""
     out: list[tuple] = []
     for layer, group, message in taken:
-        if out and message["type"] == "log.lines":
+        if out:
             last_layer, last_group, last = out[-1]
-            if (
-                last_layer is layer
-                and last_group == group
-                and last["type"] == "log.lines"
-                and last["first"] + len(last["lines"]) == message["first"]
-                and len(last["lines"]) + len(message["lines"]) <= MAX_MESSAGE_LINES
-                and _chars(last) + _chars(message) <= MAX_MESSAGE_CHARS
-            ):
+            if last_layer is layer and last_group == group and continues(last, message):
                 out[-1] = (layer, group, {**last, "lines": [*last["lines"], *message["lines"]]})
                 continue
         out.append((layer, group, message))
     return out
+
+
+def continues(last: dict, message: dict) -> bool:
+    """Whether log batch `message` follows log batch `last` (seq after seq) and the two fit
+    in one message (MAX_MESSAGE_LINES / _CHARS): the publisher and each web process's log
+    feed join such batches."""
+    return (
+        last["type"] == message["type"] == "log.lines"
+        and int(last["first"]) + len(last["lines"]) == int(message["first"])
+        and len(last["lines"]) + len(message["lines"]) <= MAX_MESSAGE_LINES
+        and _chars(last) + _chars(message) <= MAX_MESSAGE_CHARS
+    )
 
 
 def _chars(message: dict) -> int:

@@ -93,21 +93,22 @@ def error_lines(lines: list[Line]) -> list[int]:
     only on the lines that may name an error (nearly every batch has none)."""
     streams = list(map(_stream, lines))
     if LogLine.Stream.SYSTEM not in streams:  # the usual batch: a command's output alone
-        texts = list(map(_text, lines))
-        if "\x1b" in "".join(texts):
-            texts = [_ESCAPES.sub("", text) if "\x1b" in text else text for text in texts]
-        return _naming_an_error(texts)
+        return _naming_an_error(_without_escapes(list(map(_text, lines))))
     outputs = [i for i, stream in enumerate(streams) if stream != LogLine.Stream.SYSTEM]
-    texts = [lines[i][1] for i in outputs]
-    if any("\x1b" in text for text in texts):
-        texts = [_ESCAPES.sub("", text) if "\x1b" in text else text for text in texts]
-    found = {outputs[n] for n in _naming_an_error(texts)}
+    found = {outputs[n] for n in _naming_an_error(_without_escapes([lines[i][1] for i in outputs]))}
     failures = {
         i
         for i, (stream, text) in enumerate(lines)
         if stream == LogLine.Stream.SYSTEM and text.startswith(FAILURE_MARK)
     }
     return sorted(found | failures)
+
+
+def _without_escapes(texts: list[str]) -> list[str]:
+    """`texts` with their colour and OSC sequences taken out (one look first: most have none)."""
+    if "\x1b" not in "".join(texts):
+        return texts
+    return [_ESCAPES.sub("", text) if "\x1b" in text else text for text in texts]
 
 
 def _naming_an_error(texts: list[str]) -> list[int]:
@@ -166,7 +167,11 @@ def append_log(deployment: Deployment, lines: Iterable[Line]) -> StoredLines:
     now = timezone.now()
     if not lines:
         return StoredLines(deployment.last_seq + 1, now, [])
-    errors = error_lines(lines)
+    return _append(deployment, now, lines, error_lines(lines))
+
+
+def _append(deployment: Deployment, now: datetime, lines: list[Line], errors: list[int]):
+    """`append_log` of storable, non-empty lines whose error lines are known."""
     with transaction.atomic(savepoint=False):  # inside the writer's transaction: no SAVEPOINT
         if connection.vendor == "postgresql":
             last = _reserve_pipelined(deployment.pk, len(lines), errors, lines)
@@ -187,15 +192,17 @@ def commit_log(deployment: Deployment, lines: Iterable[Line]) -> StoredLines:
     writer knows. When another writer came first, nothing is written and the batch is
     stored the usual way."""
     lines = _storable_lines(list(lines))
+    now = timezone.now()
+    if not lines:
+        return StoredLines(deployment.last_seq + 1, now, [])
+    errors = error_lines(lines)
     db = connections[DEFAULT_DB_ALIAS]
-    if lines and db.vendor == "postgresql" and not db.in_atomic_block:
-        now = timezone.now()
-        errors = error_lines(lines)
+    if db.vendor == "postgresql" and not db.in_atomic_block:
         last = _copy_in_one_trip(db, deployment, now, lines, errors)
         if last is not None:
             return _noted(deployment, last, now, lines, errors)
     with transaction.atomic():
-        return append_log(deployment, lines)
+        return _append(deployment, now, lines, errors)
 
 
 def _noted(
