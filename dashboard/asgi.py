@@ -2,6 +2,7 @@
 
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
@@ -12,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from dashboard.daphne_streaming import install as stream_request_bodies  # noqa: E402
+from dashboard.daphne_websockets import install as bound_websocket_sends  # noqa: E402
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
 from pipelines.api.streaming import (  # noqa: E402
     body_limit,
@@ -25,6 +27,9 @@ from pipelines.runner.embedded import with_embedded_reaper  # noqa: E402
 # Artifact uploads and reports skip daphne's in-memory buffering (docs/api.md, "Large
 # uploads"); every body is bounded (docs/security.md).
 stream_request_bodies(is_forwarded, body_limit, too_large)
+# A frame sent to many sockets is framed once; a socket that reads too slowly is closed
+# rather than buffered without limit (docs/architecture.md, "Live updates").
+bound_websocket_sends(settings.SLIPWAY_SOCKET_BUFFER_BYTES)
 
 # Without REDIS_URL the server also reaps deployments whose runner died (docs/deploying.md).
 application = with_embedded_reaper(

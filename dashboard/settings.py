@@ -262,6 +262,9 @@ SLIPWAY_DB_RETRY_SECONDS = env_seconds("SLIPWAY_DB_RETRY_SECONDS", 30)
 SLIPWAY_MAX_UNPACKED_BYTES = int(os.environ.get("SLIPWAY_MAX_UNPACKED_BYTES", 8 * 1024**3))
 # How often an open WebSocket re-checks that its user is still signed in and holds a role.
 SLIPWAY_SOCKET_ACCESS_SECONDS = float(os.environ.get("SLIPWAY_SOCKET_ACCESS_SECONDS", 3))
+# How far a WebSocket may fall behind (bytes the server holds for it) before it is closed and
+# its client resumes from its cursor (dashboard/daphne_websockets.py).
+SLIPWAY_SOCKET_BUFFER_BYTES = int(os.environ.get("SLIPWAY_SOCKET_BUFFER_BYTES", 16 * 1024**2))
 # Request bodies (docs/security.md): refused with 413 before they are read. Reports are
 # streamed to disk; artifact uploads have their own limit, SLIPWAY_MAX_ARTIFACT_BYTES.
 SLIPWAY_MAX_BODY_BYTES = int(os.environ.get("SLIPWAY_MAX_BODY_BYTES", 1024**2))
