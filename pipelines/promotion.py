@@ -9,19 +9,17 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from pipelines import audit, checklist, freezes, locks
-from pipelines.deploy_rules import clean_reason
+from pipelines.deploy_rules import check_lead, clean_reason
 from pipelines.deploys import check_broker, queue_deployment
 from pipelines.errors import (
     CandidateChanged,
     ChecklistIncomplete,
     Conflict,
     InvalidInput,
-    PermissionDenied,
     PromotionRunning,
 )
 from pipelines.live import publish_after_commit, publish_board
 from pipelines.models import Deployment, Environment, Pipeline, Promotion, ReleaseCause
-from pipelines.roles import can_lead
 from pipelines.statuses import ACTIVE_STATUSES
 
 
@@ -40,8 +38,7 @@ def promote(
     Inside a scheduled freeze window it is refused unless the lead gives a break-glass
     `reason` (pipelines/freezes.py).
     """
-    if not can_lead(by):
-        raise PermissionDenied("Only a team lead may promote.")
+    check_lead(by, f"promote {source.name} to {target.name}")
     if target.pipeline_id != pipeline.pk or source.pipeline_id != pipeline.pk:
         raise InvalidInput(f"Both environments must belong to {pipeline.name}.", field="to")
     if target.promote_from_id != source.pk:

@@ -1,8 +1,10 @@
 """`slipway promote`, `slipway lock` and `slipway unlock` against a live server."""
 
 import pytest
+from django.test import Client
 
-from pipelines.models import Lock, Promotion
+from pipelines.models import Deployment, Lock, Promotion
+from tests.live import bearer
 from tests.promoting import sign_everything, uat_runs_a_new_build
 from tests.test_cli import slipway
 
@@ -32,6 +34,34 @@ def test_promote_prints_what_is_missing_when_refused(pipeline, lead_env):
     assert "The checklist for live is not complete" in result.stderr
     assert "(409 checklist_incomplete)" in result.stderr
     assert not Promotion.objects.exists()
+
+
+def test_a_developer_is_told_why_not_in_the_same_words_by_the_cli_the_api_and_the_page(
+    pipeline, users, slipway_server, token_for, client_for
+):
+    uat_runs_a_new_build(pipeline)
+    sign_everything(pipeline, users)
+    why = "developer may not promote uat to live: that takes the lead role."
+    token = token_for("developer")
+
+    cli = slipway(
+        "promote", "uat", "live",
+        env={"SLIPWAY_URL": slipway_server.url, "SLIPWAY_TOKEN": token},
+    )  # fmt: skip
+    api = Client(headers=bearer(token)).post(
+        "/api/v1/pipelines/webshop/promotions",
+        {"from": "uat", "to": "live"},
+        content_type="application/json",
+    )
+    page = client_for("developer").post(
+        "/pipelines/webshop/environments/live/promote", headers={"HX-Request": "true"}
+    )
+
+    assert cli.returncode == 1 and why in cli.stderr and "(403 forbidden)" in cli.stderr
+    assert api.status_code == 403
+    assert api.json()["error"] == {"code": "forbidden", "message": why, "details": {}}
+    assert page.status_code == 403 and why in page.content.decode()
+    assert not Deployment.objects.filter(environment__name="live").exists()
 
 
 def test_lock_and_unlock(pipeline, lead_env):

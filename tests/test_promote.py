@@ -45,8 +45,9 @@ def test_it_refuses_promotion_with_an_unsigned_checklist_naming_what_is_missing(
 def test_only_a_lead_may_promote(pipeline, users, role):
     uat_runs_a_new_build(pipeline)
     sign_everything(pipeline, users)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied) as refused:
         promote_live(pipeline, users[role])
+    assert refused.value.message == f"{role} may not promote uat to live: that takes the lead role."
     assert not Deployment.objects.filter(environment__name="live").exists()
 
 
