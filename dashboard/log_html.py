@@ -52,6 +52,16 @@ def ansi_to_html(text: str) -> SafeString:
     return mark_safe(_LEFTOVER_CONTROLS.sub("", html))
 
 
+def plain_text(text: str) -> str:
+    """What a line shows, as plain text on one line (for an attribute): the escapes and
+    control characters its body drops (ansi_to_html), colours too, and tabs and newlines
+    as spaces."""
+    return _LEFTOVER_CONTROLS.sub("", _colours_only(text)).translate(_ONE_LINE)
+
+
+_ONE_LINE = str.maketrans("\t\n", "  ")
+
+
 def _colours_only(text: str) -> str:
     """Without the escapes _NOT_COLOURS names, removed to a fixed point (a line, or lines
     joined by newlines: no match crosses one)."""
@@ -108,11 +118,12 @@ def _bodies(texts: list[str]) -> list[str]:
 def step_marker(stream: str, text: str) -> str:
     """The runner's own lines that open and close a step (pipelines/runner/run.py writes
     "▶ name", then "✔ name (0.4 s)" or "✖ why"), as attributes: the page folds the lines
-    between them into one section per step (static/js/deployment.js)."""
+    between them into one section per step (static/js/deployment.js). The name is plain
+    text: a command's words can reach a system line, and names come from configuration."""
     if stream != "system":
         return ""
     if text.startswith(STEP_START):
-        return f' data-step-start="{escape(text.removeprefix(STEP_START))}"'
+        return f' data-step-start="{escape(plain_text(text.removeprefix(STEP_START)))}"'
     if text.startswith(STEP_ENDS):
         return " data-step-end"
     return ""
