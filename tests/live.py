@@ -126,8 +126,20 @@ def _slipway_server_process(django_db_setup, django_db_blocker, tmp_path_factory
     with django_db_blocker.unblock():
         url = database_url()
     artifact_dir = tmp_path_factory.mktemp("live") / "artifacts"
-    with run_server(artifact_dir, env={"DATABASE_URL": url}) as server:
+    with run_server(artifact_dir, env={"DATABASE_URL": url, **_no_timer_jobs()}) as server:
         yield server
+
+
+def _no_timer_jobs() -> dict[str, str]:
+    """Settings that keep the embedded timer's jobs (pipelines/apps.py) from running in the
+    session's shared server: they would act on whatever rows the test of the moment made
+    (the drift probe writes a probe and an audit event for each environment with a
+    version_url, the demo's), and the flush that empties the database after the test would
+    deadlock against them on PostgreSQL (TRUNCATE against the job's locks). A test of a job
+    starts a server of its own and stops it first (tests/test_drift_probe_schedule.py)."""
+    from pipelines.runner.embedded import _periodic
+
+    return {interval_setting: str(24 * 3600) for interval_setting, _ in _periodic}
 
 
 @pytest.fixture
