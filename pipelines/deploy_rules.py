@@ -78,8 +78,9 @@ def check_may_deploy(environment: Environment, user: AbstractBaseUser) -> None:
 
 
 def check_lead(user: AbstractBaseUser, doing: str) -> None:
-    """Promoting, rolling back, unpinning and cancelling are a lead's: `doing` names the act
-    refused, and every entry point (API, page, CLI) shows this one message."""
+    """Promoting, rolling back, unpinning, cancelling, locking and freezing are a lead's:
+    `doing` names the act refused, and every entry point (API, page, CLI) shows this one
+    message."""
     if not can_lead(user):
         raise PermissionDenied(f"{user.get_username()} may not {doing}: that takes the lead role.")
 

@@ -5,23 +5,23 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from pipelines import audit
-from pipelines.errors import Conflict, EnvironmentLocked, InvalidInput, PermissionDenied
+from pipelines.deploy_rules import check_lead
+from pipelines.errors import Conflict, EnvironmentLocked, InvalidInput
 from pipelines.live import publish_after_commit, publish_board
 from pipelines.models import Environment, Lock, Pipeline
-from pipelines.roles import can_lead
 
 
 def lock(
     pipeline: Pipeline, environment: Environment | None, *, by: AbstractBaseUser, reason: str
 ) -> Lock:
     """Lock `environment`, or freeze all of `pipeline` when it is None (lead only)."""
-    _require_lead(by, "lock")
+    scope = _scope(pipeline, environment)
+    check_lead(by, f"lock {scope}")
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Say why you lock it: a reason is required.", field="reason")
     if len(reason) > 500:
         raise InvalidInput("A reason is at most 500 characters.", field="reason")
-    scope = _scope(pipeline, environment)
     try:
         with transaction.atomic():
             created = Lock.objects.create(
@@ -47,8 +47,8 @@ def lock(
 
 def unlock(pipeline: Pipeline, environment: Environment | None, *, by: AbstractBaseUser) -> None:
     """Lift the lock of `environment`, or the freeze of `pipeline` when it is None (lead only)."""
-    _require_lead(by, "unlock")
     scope = _scope(pipeline, environment)
+    check_lead(by, f"unlock {scope}")
     with transaction.atomic():
         existing = _find(pipeline, environment)
         if existing is None:
@@ -127,8 +127,3 @@ def _find(pipeline: Pipeline, environment: Environment | None) -> Lock | None:
 
 def _scope(pipeline: Pipeline, environment: Environment | None) -> str:
     return environment.name if environment else f"all of {pipeline.name}"
-
-
-def _require_lead(by: AbstractBaseUser, action: str) -> None:
-    if not can_lead(by):
-        raise PermissionDenied(f"Only a team lead may {action} environments.")

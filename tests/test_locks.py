@@ -35,6 +35,17 @@ def test_only_a_lead_may_lock_or_unlock(pipeline, users, role):
     assert Lock.objects.get().reason == "lead's"
 
 
+def test_a_refused_lock_or_freeze_says_so_as_every_lead_only_act_does(pipeline, users):
+    for environment, scope in ((env(pipeline, "live"), "live"), (None, "all of webshop")):
+        with pytest.raises(PermissionDenied) as refused:
+            locks.lock(pipeline, environment, by=users["qa"], reason="mine")
+        assert refused.value.message == f"qa may not lock {scope}: that takes the lead role."
+        locks.lock(pipeline, environment, by=users["lead"], reason="lead's")
+        with pytest.raises(PermissionDenied) as refused:
+            locks.unlock(pipeline, environment, by=users["qa"])
+        assert refused.value.message == f"qa may not unlock {scope}: that takes the lead role."
+
+
 def test_a_lock_needs_a_reason(pipeline, users):
     with pytest.raises(InvalidInput, match="reason is required"):
         locks.lock(pipeline, env(pipeline, "live"), by=users["lead"], reason="  ")
