@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_delete
 
 
 class PipelinesConfig(AppConfig):
@@ -12,13 +12,14 @@ class PipelinesConfig(AppConfig):
         from pipelines import (
             branch_environments,
             deploys,
+            logs,
             notifications,
             probe,
             receipts,
             signers,
             thaw,
         )
-        from pipelines.models import AuditEvent
+        from pipelines.models import AuditEvent, Deployment
         from pipelines.runner import dispatch, embedded
         from pipelines.runner.signals import deployment_ended, deployment_orphaned
 
@@ -27,6 +28,7 @@ class PipelinesConfig(AppConfig):
         deployment_ended.connect(signers.ask_signers_after, dispatch_uid="signers")
         deployment_orphaned.connect(dispatch.start_orphan, dispatch_uid="orphan")
         post_save.connect(notifications.audit_recorded, sender=AuditEvent, dispatch_uid="news")
+        pre_delete.connect(logs.lock_before_deleting_lines, sender=Deployment, dispatch_uid="log")
         # The drift probe's tick in the embedded mode (Celery beat's schedule in production).
         embedded.run_periodically("SLIPWAY_PROBE_TICK_SECONDS", probe.probe_due_environments)
         # …and the end of freeze windows (pipelines/thaw.py).

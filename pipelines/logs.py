@@ -252,7 +252,12 @@ def _reserve(deployment_id: int, count: int, errors: list[int], lines: list[Line
     """Hand out `count` seqs and count the batch's errors; the new last seq."""
     with connection.cursor() as cursor:
         cursor.execute(*_reservation(deployment_id, count, errors, lines))
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+    if row is None:  # the log table has no foreign key: this is what refuses the lines
+        raise Deployment.DoesNotExist(
+            f"Deployment #{deployment_id} does not exist (deleted?): its log lines are not stored."
+        )
+    return row[0]
 
 
 def _reserve_pipelined(deployment_id: int, count: int, errors: list[int], lines: list[Line]):
@@ -329,6 +334,14 @@ def _insert(deployment_id: int, first: int, now, lines: list[Line]) -> None:
                 for i, (stream, text) in enumerate(lines)
             ],
         )
+
+
+def lock_before_deleting_lines(sender, instance: Deployment, using: str, **kwargs) -> None:
+    """Deployment's pre_delete (pipelines/apps.py): its row is locked before Django deletes
+    its lines, as each batch locks it before writing them, so no batch commits lines
+    between the deletion of the lines and of the row (the log table has no foreign key to
+    refuse them; docs/architecture.md, "Live updates"). SQLite writes one at a time."""
+    Deployment.objects.using(using).select_for_update().filter(pk=instance.pk).exists()
 
 
 # Lines read at once when a stored log is counted again: memory stays bounded however long.

@@ -131,7 +131,18 @@ class LogLine(models.Model):
         STDERR = "stderr"
         SYSTEM = "system"
 
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="log_lines")
+    # No foreign key in the database: its check costs PostgreSQL more than the rest of the
+    # row, once per line; nor an index of its own (one_log_line_per_seq starts with it). A
+    # batch's transaction updates, so locks, its deployment's row before writing its lines,
+    # refused when there is none; a delete locks it before deleting the lines (on_delete
+    # still cascades): docs/architecture.md, "Live updates".
+    deployment = models.ForeignKey(
+        Deployment,
+        on_delete=models.CASCADE,
+        related_name="log_lines",
+        db_constraint=False,
+        db_index=False,
+    )
     seq = models.PositiveIntegerField()
     time = models.DateTimeField()
     stream = models.CharField(max_length=8, choices=Stream.choices, default=Stream.STDOUT)
