@@ -71,6 +71,10 @@ def test_lines_for_a_deployment_deleted_meanwhile_are_refused_and_nothing_is_sto
     assert LogLine.objects.count() == 0
 
 
+def itself(deployment):
+    return deployment
+
+
 def release_of(deployment):
     return deployment.release
 
@@ -79,7 +83,7 @@ def environment_of(deployment):
     return deployment.environment
 
 
-@pytest.mark.parametrize("deleted", [lambda d: d, release_of, environment_of])
+@pytest.mark.parametrize("deleted", [itself, release_of, environment_of])
 def test_deleting_a_deployment_its_release_or_its_environment_deletes_its_lines_only(
     pipeline, deleted
 ):
