@@ -77,6 +77,7 @@ def run_server(artifact_dir: Path, env: dict[str, str] | None = None) -> Iterato
     server_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "PYTHONUNBUFFERED": "1",  # its log, access lines included, as it happens: tests read it
         "DATABASE_URL": database_url(),
         "SLIPWAY_ARTIFACT_DIR": str(artifact_dir),
         "SLIPWAY_MAX_ARTIFACT_BYTES": str(LIVE_MAX_ARTIFACT_BYTES),
