@@ -50,12 +50,14 @@ def run_clients(
     collected = [client for _ in workers for client in results.get(timeout=600)]
     for worker in workers:
         worker.join()
+    received = max(1, sum(c["count"] for c in collected))
     result = {
         "rates": [c["count"] / max(c["last"] - c["first"], 1e-9) for c in collected],
         "unique": [c["unique"] for c in collected],
         "duplicates": [c["count"] - c["unique"] for c in collected],
         "latencies": [x for c in collected for x in c["latencies"]],
         "closes": [c["closes"] for c in collected],
+        "cpu_per_line": sum(c["cpu"] for c in collected) / received,  # equal work, both kinds
     }
     if kind == "redis":
         result["lost"] = [lines - seen for seen in result["unique"]]
@@ -69,13 +71,23 @@ def _watch_in_process(kind, target, count, keep_latencies, ready, results) -> No
 async def _watch_all(kind, target, count, keep_latencies, ready) -> list[dict]:
     if kind == "slipway":
         opened = [await _open_socket(target, after=0) for _ in range(count)]
-        ready.put(count)
-        return await asyncio.gather(
-            *(_receive_frames(target, socket, keep_latencies) for socket in opened)
+        # Ready once the server has replayed each socket's log (its status frame comes last),
+        # as a page that was open before the deployment started: the stream meets no
+        # connection work on the server. The frame may hold lines: it is counted.
+        first = [await socket.recv() for socket in opened]
+        receiving = (
+            _receive_frames(target, socket, keep_latencies, frame)
+            for socket, frame in zip(opened, first, strict=True)
         )
-    opened = [await _subscribe(target) for _ in range(count)]
+    else:
+        opened = [await _subscribe(target) for _ in range(count)]
+        receiving = (_receive_messages(pubsub, keep_latencies) for pubsub in opened)
     ready.put(count)
-    return await asyncio.gather(*(_receive_messages(pubsub, keep_latencies) for pubsub in opened))
+    cpu = time.process_time()
+    watched = await asyncio.gather(*receiving)
+    for client in watched:  # this process's CPU from the start to the end, shared out
+        client["cpu"] = (time.process_time() - cpu) / count
+    return watched
 
 
 async def _open_socket(target, *, after: int):
@@ -92,22 +104,28 @@ async def _open_socket(target, *, after: int):
     )
 
 
-async def _receive_frames(target, socket, keep_latencies: bool) -> dict:
-    """Frames until the server closes with 1000 (the deployment ended). On any other close
-    it reconnects with `?after=<highest seq seen>`, as the page does (static/js/deployment.js:
-    not after 1000, 4403 or 4404); every close code is kept for the report."""
+async def _receive_frames(target, socket, keep_latencies: bool, first: str) -> dict:
+    """Frames (`first` already received) until the server closes with 1000 (the deployment
+    ended). On any other close it reconnects with `?after=<highest seq seen>`, as the page
+    does (static/js/deployment.js: not after 1000, 4403 or 4404); every close code is kept
+    for the report."""
     from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
     stats = _Stats(keep_latencies)
+
+    def take(frame: str) -> None:
+        now = time.time()
+        if keep_latencies:
+            found = LINE.findall(frame)
+            stats.add(now, ((int(seq), stream, text) for stream, seq, text in found))
+        else:
+            stats.add_seqs(now, list(map(int, SEQ.findall(frame))))
+
+    take(first)
     while True:
         try:
             async for frame in socket:
-                now = time.time()
-                if keep_latencies:
-                    found = LINE.findall(frame)
-                    stats.add(now, ((int(seq), stream, text) for stream, seq, text in found))
-                else:
-                    stats.add_seqs(now, list(map(int, SEQ.findall(frame))))
+                take(frame)
         except ConnectionClosed:
             pass
         code = socket.close_code

@@ -242,6 +242,8 @@ def report(args, rows, ceilings, steady) -> int:
         slowest = sorted(result["rates"])[0]
         of_redis = slowest / sorted(ceilings[clients]["rates"])[0]
         of_stored = slowest / result["stored_rate"]
+        cpu, redis_cpu = result["cpu_per_line"] * 1e6, ceilings[clients]["cpu_per_line"] * 1e6
+        print(f"  (the clients' CPU per line received: {cpu:.2f} µs; raw redis's {redis_cpu:.2f})")
         print(
             f"{clients} viewer(s): slowest / raw redis {of_redis:.2f}"
             f"{f' (goal ≥ {GOAL_OF_REDIS})' if clients > 1 else ''}; "
