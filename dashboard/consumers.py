@@ -142,10 +142,7 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
                 await self._send_stored(upto=state.last_seq)
                 if self.status_news or state.status != self.status_sent:
                     self.status_news = False
-                    html = await database_sync_to_async(live_data.status_frame)(
-                        self.deployment_id, self.roles
-                    )
-                    await self.send(text_data=html)
+                    await self.send(text_data=await self.feed.status_frame(state, self.roles))
                     self.status_sent = state.status
                 if state.final:
                     self.finished = True

@@ -9,7 +9,10 @@ one dispatched it on its own. Batches that queued up while the feed was sending 
 one frame: a busy log gets fewer, bigger frames; a quiet one waits for nothing.
 
 The feed never waits for the database: a watcher that is catching up from it, or that
-finds a gap, refills on its own task (the database is the truth, messages are news).
+finds a gap, refills on its own task (the database is the truth, messages are news). When
+the deployment changes, each watcher reads its state, but the status frame for a state and
+a set of roles is rendered once for all of them (`status_frame`): fifty watchers of a
+deployment that ended rendered it fifty times while their last lines were on their way.
 """
 
 import asyncio
@@ -17,8 +20,10 @@ import logging
 import weakref
 from collections import deque
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from dashboard import live_data
 from dashboard.log_html import live_batch_frame
 from pipelines.live import continues, deployment_group
 
@@ -43,6 +48,8 @@ class LogFeed:
         self.starting = asyncio.Lock()
         self.tasks: list[asyncio.Task] = []
         self.dropped = 0
+        # Status frames since the last deployment.changed, by (state, roles).
+        self.status_frames: dict[tuple, asyncio.Future] = {}
 
     async def add(self, watcher) -> None:
         """Feed `watcher` from now on; returns once the group is joined (so a replay from
@@ -112,8 +119,22 @@ class LogFeed:
                 if message["type"] == "log.lines":
                     await self._send_lines(message)
                 else:  # deployment.changed: each watcher reads the database on its own task
+                    self.status_frames = {}
                     for watcher in list(self.watchers):
                         watcher.feed_changed()
+
+    async def status_frame(self, state: live_data.DeploymentState, roles: set[str]) -> str:
+        """The status frame of the deployment as it is in `state` or later, for `roles`:
+        rendered once for all the watchers that ask with the same state and roles (keyed by
+        the state, a watcher that saw the deployment end never gets a frame of it running)."""
+        key = (state.status, state.last_seq, frozenset(roles))
+        frame = self.status_frames.get(key)
+        if frame is None or (frame.done() and (frame.cancelled() or frame.exception())):
+            render = database_sync_to_async(live_data.status_frame)
+            frame = self.status_frames[key] = asyncio.ensure_future(
+                render(self.deployment_id, roles)
+            )
+        return await asyncio.shield(frame)  # one watcher cancelled must not cancel the rest
 
     async def _send_lines(self, message: dict) -> None:
         while self.waiting and continues(message, self.waiting[0]):

@@ -111,3 +111,56 @@ def test_it_sends_lines_whose_message_was_lost_before_the_final_status(pipeline,
     frames, code = watch()
     assert seqs_in(frames) == [1]
     assert 'data-status="succeeded"' in frames[-1]
+
+
+def test_watchers_of_a_deployment_that_ends_share_its_status_frame_rendered_once(
+    pipeline, users, monkeypatch
+):
+    from dashboard import live_data
+
+    deployment = running_deployment(pipeline)
+    write_lines(deployment, ["one"])
+    renders = []
+    real_status_frame = live_data.status_frame
+
+    def counted(deployment_id, roles):
+        renders.append(deployment_id)
+        return real_status_frame(deployment_id, roles)
+
+    monkeypatch.setattr(live_data, "status_frame", counted)
+
+    @async_to_sync
+    async def watch():
+        watchers = [communicator(f"/ws/deployments/{deployment.pk}/", users["qa"]) for _ in "abc"]
+        for watcher in watchers:
+            await watcher.connect()
+            await receive_seqs(watcher, upto=1)
+        renders.clear()  # the connects' replays
+        await finish_async(deployment)
+        return [await receive_until_closed(watcher) for watcher in watchers]
+
+    for frames, code in watch():
+        assert 'data-status="succeeded"' in frames[-1]
+        assert code == 1000
+    assert renders == [deployment.pk]
+
+
+def test_a_watcher_that_saw_the_deployment_end_never_gets_a_shared_frame_of_it_running(
+    pipeline, users
+):
+    from dashboard.live_data import DeploymentState
+    from dashboard.log_feed import log_feed
+
+    deployment = running_deployment(pipeline)
+
+    @async_to_sync
+    async def frames():
+        feed = log_feed(deployment.pk)
+        running = await feed.status_frame(DeploymentState("running", 0), {"qa"})
+        await finish_async(deployment)  # its news not received yet: the same generation
+        ended = await feed.status_frame(DeploymentState("succeeded", 0), {"qa"})
+        return running, ended
+
+    running, ended = frames()
+    assert 'data-status="running"' in running
+    assert 'data-status="succeeded"' in ended
