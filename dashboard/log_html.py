@@ -30,6 +30,9 @@ _NOT_COLOURS = re.compile(
 )
 # After: any escape left, and control characters other than tab.
 _LEFTOVER_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b.?|[\x00-\x08\x0b-\x1f\x7f]")
+# The pattern's last part as a table, for text with no escape: str.translate drops them from
+# ASCII text some twenty times faster than the pattern (and from other text slower).
+_CONTROL_CHARS = dict.fromkeys([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F])
 _STREAMS = {"stdout", "stderr", "system"}
 STEP_START = "▶ "
 STEP_ENDS = ("✔ ", "✖ ")
@@ -102,10 +105,10 @@ def _bodies(texts: list[str]) -> list[str]:
     the result gives each line's own HTML."""
     plain = [i for i, text in enumerate(texts) if "\x1b" not in text]
     if len(plain) == len(texts):
-        return _LEFTOVER_CONTROLS.sub("", escape("\n".join(texts))).split("\n")
+        return _without_controls(escape("\n".join(texts))).split("\n")
     bodies = [""] * len(texts)
     if plain:
-        html = _LEFTOVER_CONTROLS.sub("", escape("\n".join(texts[i] for i in plain)))
+        html = _without_controls(escape("\n".join(texts[i] for i in plain)))
         for i, body in zip(plain, html.split("\n"), strict=True):
             bodies[i] = body
     plain_set = set(plain)
@@ -113,6 +116,11 @@ def _bodies(texts: list[str]) -> list[str]:
     for i, body in zip(coloured, _coloured_bodies([texts[i] for i in coloured]), strict=True):
         bodies[i] = body
     return bodies
+
+
+def _without_controls(text: str) -> str:
+    """`_LEFTOVER_CONTROLS.sub("", text)` of a text with no escape (ESC) in it."""
+    return text.translate(_CONTROL_CHARS) if text.isascii() else _LEFTOVER_CONTROLS.sub("", text)
 
 
 def step_marker(stream: str, text: str) -> str:
@@ -166,14 +174,18 @@ def _block_html(seqs: Sequence[int], streams: list[str], texts: list[str]) -> st
     if not texts or any("\n" in text for text in texts):  # not one line each: one at a time
         return "".join(map(_line_html, seqs, streams, texts))
     streams = [stream if stream in _STREAMS else "stdout" for stream in streams]
-    errors = set(error_lines(list(zip(streams, texts, strict=True))))
+    marks = [""] * len(texts)  # each line's attributes after data-seq: most have none
+    for i in error_lines(list(zip(streams, texts, strict=True))):
+        marks[i] = " data-error"
+    if "system" in streams:
+        for i, (stream, text) in enumerate(zip(streams, texts, strict=True)):
+            if stream == "system":
+                marks[i] += step_marker(stream, text)
     return "".join(
-        f'<div class="line {stream}" data-seq="{int(seq)}"'
-        f"{' data-error' if i in errors else ''}"
-        f"{step_marker(stream, text) if stream == 'system' else ''}>{body}</div>"
-        for i, (seq, stream, text, body) in enumerate(
-            zip(seqs, streams, texts, _bodies(texts), strict=True)
-        )
+        [
+            f'<div class="line {stream}" data-seq="{seq:d}"{mark}>{body}</div>'
+            for seq, stream, mark, body in zip(seqs, streams, marks, _bodies(texts), strict=True)
+        ]
     )
 
 

@@ -224,3 +224,25 @@ def test_a_block_of_lines_renders_exactly_as_each_line_alone(seed):
         assert markup not in block
     for control in ("\x1b", "\x00", "\x07", "\r"):  # nor in a step's name (data-step-start)
         assert control not in block
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_block_of_ascii_lines_without_escapes_renders_exactly_as_each_line_alone(seed):
+    """The usual batch (a command's plain output) takes a quicker way: checked the same."""
+    plain_ascii = [fragment for fragment in FRAGMENTS if "\x1b" not in fragment]
+    plain_ascii = [f for f in plain_ascii if f.isascii()] + ["\x00", "\x07", "\r", "\x7f", "\t"]
+    rng = random.Random(seed)
+    lines = [
+        {
+            "seq": seq,
+            "stream": rng.choice(["stdout", "stderr", "system"]),
+            "text": "".join(rng.choice(plain_ascii) for _ in range(rng.randint(0, 8))),
+        }
+        for seq in range(1, 301)
+    ]
+
+    block = lines_html(lines)
+
+    assert block == "".join(line_html(line) for line in lines)
+    for control in ("\x00", "\x07", "\r", "\x7f"):
+        assert control not in block
