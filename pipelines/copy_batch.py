@@ -8,7 +8,7 @@ for the server four times (BEGIN, the statement, COPY, COMMIT); psycopg's `copy(
 one statement only, so this speaks to the connection through `psycopg.pq` directly.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 from psycopg import pq
@@ -22,10 +22,13 @@ _FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
 
 
 def copy_batch(
-    conn: psycopg.Connection, *, copy: str, data: bytes, before: str = ""
+    conn: psycopg.Connection, *, copy: str, data: bytes | Callable[[], bytes], before: str = ""
 ) -> tuple | None:
     """Run `before` (a statement returning one row), then `copy` (`COPY … FROM STDIN`) with
     `data` in COPY's format, in one transaction committed here, on `conn` in autocommit mode.
+    `data` may be a function making it: it is called once the query is sent, so the rows are
+    formatted while the server runs what comes before the COPY (if it raises, nothing is
+    written and its exception is raised).
 
     Returns the row `before` returned, its values as text (`()` without `before`); None
     when `before` returned
@@ -38,9 +41,15 @@ def copy_batch(
         return conn.wait(_copy_batch(conn.pgconn, query, data, bool(before)))
 
 
-def _copy_batch(pgconn: pq.abc.PGconn, query: bytes, data: bytes, before: bool):
+def _copy_batch(pgconn: pq.abc.PGconn, query: bytes, data, before: bool):
     pgconn.send_query(query)
     yield from _flush(pgconn)
+    unformatted: Exception | None = None
+    if callable(data):
+        try:
+            data = data()
+        except Exception as error:  # noqa: BLE001 (raised once the batch is undone)
+            unformatted = error
     results = yield from _results(pgconn)
     if not results or results[-1].status != _COPY_IN:  # an error before the COPY
         return (yield from _failed(pgconn, results))
@@ -50,7 +59,9 @@ def _copy_batch(pgconn: pq.abc.PGconn, query: bytes, data: bytes, before: bool):
         row = (
             tuple(answer.get_value(0, i) for i in range(answer.nfields)) if answer.ntuples else None
         )
-    if row is None:
+    if unformatted is not None:
+        yield from _put(pgconn, pgconn.put_copy_end, b"the rows could not be formatted")
+    elif row is None:
         yield from _put(pgconn, pgconn.put_copy_end, b"the statement before matched no row")
     else:
         view = memoryview(data)
@@ -58,6 +69,9 @@ def _copy_batch(pgconn: pq.abc.PGconn, query: bytes, data: bytes, before: bool):
             yield from _put(pgconn, pgconn.put_copy_data, view[start : start + PIECE_BYTES])
         yield from _put(pgconn, pgconn.put_copy_end, None)
     results = yield from _results(pgconn)
+    if unformatted is not None:
+        yield from _failed(pgconn, results, expected=True)
+        raise unformatted
     if row is None or any(result.status == _FATAL_ERROR for result in results):
         yield from _failed(pgconn, results, expected=row is None)
     return row

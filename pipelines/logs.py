@@ -276,7 +276,6 @@ def _copy_in_one_trip(
     expected = deployment.last_seq
     reserve, params = _reservation(deployment.pk, len(lines), errors, lines, expected=expected)
     table, columns = _names()
-    data = copy_rows(deployment.pk, expected + 1, now, lines).encode()
     db.ensure_connection()
     with db.wrap_database_errors:
         conn = db.connection
@@ -288,7 +287,7 @@ def _copy_in_one_trip(
             conn,
             before=reserve,
             copy=f"COPY {table} ({columns}) FROM STDIN",
-            data=data,
+            data=lambda: copy_rows(deployment.pk, expected + 1, now, lines).encode(),
         )
     return None if row is None else int(row[0])
 

@@ -149,6 +149,35 @@ def test_a_batch_the_database_refuses_stores_nothing_and_the_writer_goes_on(pipe
     assert stored(deployment) == [(1, "stdout", "one"), (2, "stdout", "two")]
 
 
+def test_rows_that_fail_while_being_formatted_store_nothing_and_reserve_no_seqs(pipeline):
+    """The one-trip batch formats its rows while the server runs the statement before the
+    COPY: if that fails, the statement is undone too and the connection is ready again."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-trip batch is PostgreSQL's")
+    from pipelines.copy_batch import copy_batch
+
+    deployment = running_deployment(pipeline)
+    commit_log(deployment, [("stdout", "one")])
+
+    def unformattable() -> bytes:
+        raise ValueError("not rows")
+
+    connection.ensure_connection()
+    with pytest.raises(ValueError, match="not rows"):
+        copy_batch(
+            connection.connection,
+            before=f"UPDATE pipelines_deployment SET last_seq = last_seq + 5"
+            f" WHERE id = {deployment.pk} RETURNING last_seq",
+            copy="COPY pipelines_logline (deployment_id, seq, time, stream, text) FROM STDIN",
+            data=unformattable,
+        )
+
+    deployment.refresh_from_db()
+    assert deployment.last_seq == 1
+    commit_log(deployment, [("stdout", "two")])
+    assert stored(deployment) == [(1, "stdout", "one"), (2, "stdout", "two")]
+
+
 def test_the_log_is_cut_at_a_million_lines_with_one_marker(pipeline, settings):
     """The default cap, reached for real: a million rows made by the database itself, then
     the runner's writer goes past it."""
