@@ -66,6 +66,7 @@ def main() -> int:
             return 2
         os.environ["DATABASE_URL"] = f"sqlite:///{BASE_DIR / 'var' / 'bench-pages.sqlite3'}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    os.environ.setdefault("SECRET_KEY", "slipway-bench-only-not-a-secret-" + "x" * 32)
     os.environ.setdefault("SLIPWAY_ARTIFACT_DIR", str(BASE_DIR / "var" / "bench-pages"))
     os.environ["DEBUG"] = "0"  # as deployed: a DEBUG page keeps every query and is slower
 
