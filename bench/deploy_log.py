@@ -186,7 +186,7 @@ def ceiling(environment, build, lines: int, batch: int) -> float:
         connection.ensure_connection()
         started = time.perf_counter()
         for block in blocks:  # BEGIN; COPY; COMMIT in one round trip, as the runner's batches
-            copy_batch(connection.connection, copy=copy, data=block)
+            copy_batch(connection.connection, copy=copy, data=lambda block=block: block)
     else:
         time_text = connection.ops.adapt_datetimefield_value(now)
         rows = [(target.pk, n, time_text, "stdout", str(n)) for n in range(1, lines + 1)]

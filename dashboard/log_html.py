@@ -55,14 +55,14 @@ def ansi_to_html(text: str) -> SafeString:
     return mark_safe(_LEFTOVER_CONTROLS.sub("", html))
 
 
+_ONE_LINE = str.maketrans("\t\n", "  ")
+
+
 def plain_text(text: str) -> str:
     """What a line shows, as plain text on one line (for an attribute): the escapes and
     control characters its body drops (ansi_to_html), colours too, and tabs and newlines
     as spaces."""
     return _LEFTOVER_CONTROLS.sub("", _colours_only(text)).translate(_ONE_LINE)
-
-
-_ONE_LINE = str.maketrans("\t\n", "  ")
 
 
 def _colours_only(text: str) -> str:
@@ -177,10 +177,9 @@ def _block_html(seqs: Sequence[int], streams: list[str], texts: list[str]) -> st
     marks = [""] * len(texts)  # each line's attributes after data-seq: most have none
     for i in error_lines(list(zip(streams, texts, strict=True))):
         marks[i] = " data-error"
-    if "system" in streams:
-        for i, (stream, text) in enumerate(zip(streams, texts, strict=True)):
-            if stream == "system":
-                marks[i] += step_marker(stream, text)
+    if "system" in streams:  # a command's output alone (the usual batch) has none
+        for i in [i for i, stream in enumerate(streams) if stream == "system"]:
+            marks[i] += step_marker("system", texts[i])
     return "".join(
         [
             f'<div class="line {stream}" data-seq="{seq:d}"{mark}>{body}</div>'

@@ -22,13 +22,13 @@ _FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
 
 
 def copy_batch(
-    conn: psycopg.Connection, *, copy: str, data: bytes | Callable[[], bytes], before: str = ""
+    conn: psycopg.Connection, *, copy: str, data: Callable[[], bytes], before: str = ""
 ) -> tuple | None:
     """Run `before` (a statement returning one row), then `copy` (`COPY … FROM STDIN`) with
-    `data` in COPY's format, in one transaction committed here, on `conn` in autocommit mode.
-    `data` may be a function making it: it is called once the query is sent, so the rows are
-    formatted while the server runs what comes before the COPY (if it raises, nothing is
-    written and its exception is raised).
+    the rows `data()` makes in COPY's format, in one transaction committed here, on `conn` in
+    autocommit mode. `data` is called once the query is sent, so the rows are formatted while
+    the server runs what comes before the COPY (if it raises, nothing is written and its
+    exception is raised).
 
     Returns the row `before` returned, its values as text (`()` without `before`); None
     when `before` returned
@@ -41,15 +41,14 @@ def copy_batch(
         return conn.wait(_copy_batch(conn.pgconn, query, data, bool(before)))
 
 
-def _copy_batch(pgconn: pq.abc.PGconn, query: bytes, data, before: bool):
+def _copy_batch(pgconn: pq.abc.PGconn, query: bytes, data: Callable[[], bytes], before: bool):
     pgconn.send_query(query)
     yield from _flush(pgconn)
-    unformatted: Exception | None = None
-    if callable(data):
-        try:
-            data = data()
-        except Exception as error:  # noqa: BLE001 (raised once the batch is undone)
-            unformatted = error
+    rows, unformatted = b"", None
+    try:
+        rows = data()
+    except Exception as error:  # noqa: BLE001 (raised once the batch is undone)
+        unformatted = error
     results = yield from _results(pgconn)
     if not results or results[-1].status != _COPY_IN:  # an error before the COPY
         return (yield from _failed(pgconn, results))
@@ -64,7 +63,7 @@ def _copy_batch(pgconn: pq.abc.PGconn, query: bytes, data, before: bool):
     elif row is None:
         yield from _put(pgconn, pgconn.put_copy_end, b"the statement before matched no row")
     else:
-        view = memoryview(data)
+        view = memoryview(rows)
         for start in range(0, len(view), PIECE_BYTES):
             yield from _put(pgconn, pgconn.put_copy_data, view[start : start + PIECE_BYTES])
         yield from _put(pgconn, pgconn.put_copy_end, None)
