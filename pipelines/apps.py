@@ -10,8 +10,8 @@ class PipelinesConfig(AppConfig):
         # Who listens to what, in one place: lower layers announce, the use-cases above
         # them listen, so nothing imports upwards (docs/architecture.md, "Layers").
         from pipelines import (
+            auto_deploys,
             branch_environments,
-            deploys,
             logs,
             notifications,
             probe,
@@ -23,7 +23,7 @@ class PipelinesConfig(AppConfig):
         from pipelines.runner import dispatch, embedded
         from pipelines.runner.signals import deployment_ended, deployment_orphaned
 
-        deployment_ended.connect(deploys.deploy_waiting_build_after, dispatch_uid="waiting")
+        deployment_ended.connect(auto_deploys.deploy_waiting_build_after, dispatch_uid="waiting")
         deployment_ended.connect(receipts.issue_when_ended, dispatch_uid="receipt")
         deployment_ended.connect(signers.ask_signers_after, dispatch_uid="signers")
         deployment_orphaned.connect(dispatch.start_orphan, dispatch_uid="orphan")

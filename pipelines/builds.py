@@ -136,7 +136,7 @@ def attach_artifact(
 
 def _after_build_change(build: Build, by: AbstractBaseUser | None) -> None:
     # Imported here: deploys imports this module for get_build.
-    from pipelines.deploys import auto_deploy
+    from pipelines.auto_deploys import auto_deploy
 
     if build.status == BuildStatus.PASSED and build.artifact_id:
         auto_deploy(build)

@@ -14,7 +14,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from pipelines.deploys import deploy_waiting_build
+from pipelines.auto_deploys import deploy_waiting_build
 from pipelines.freeze_windows import active_window
 from pipelines.freezes import window_on
 from pipelines.live import publish_board

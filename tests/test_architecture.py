@@ -71,7 +71,7 @@ def test_every_module_of_the_domain_sits_in_a_layer():
         ),
         (
             "pipelines.runner.run",
-            "from pipelines.deploys import deploy_waiting_build  # noqa",
+            "from pipelines.auto_deploys import deploy_waiting_build  # noqa",
             "Entry points → use-cases → runner and drivers → models, never upwards BROKEN",
         ),
         (

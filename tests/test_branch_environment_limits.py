@@ -244,7 +244,7 @@ def test_the_drift_probe_asks_each_branch_environment_on_its_port_never_the_temp
 def test_a_build_arriving_as_its_environment_is_deleted_is_skipped_not_an_error(root):
     from django.utils import timezone
 
-    from pipelines.deploys import _auto_deploy_to
+    from pipelines.auto_deploys import _auto_deploy_to
 
     pipeline = load_pipeline_text(script_toml(root, *free_ports(2)), "shop.toml")
     passing(pipeline, "feature/going", "first")

@@ -4,7 +4,7 @@ builds that arrive wait in a visible list until a lead unpins (page, API, `slipw
 import pytest
 from django.test import Client, TestCase
 
-from pipelines import deploys, pins
+from pipelines import auto_deploys, deploys, pins
 from pipelines.errors import Conflict, PermissionDenied
 from pipelines.models import AuditEvent, Deployment, Environment
 from tests.deploying import artifact_build
@@ -112,7 +112,7 @@ def test_a_lead_unpins_on_the_board_and_the_newest_waiting_build_deploys(
 @pytest.mark.parametrize("role", ["developer", "sales", "support", "qa"])
 def test_only_a_lead_unpins(rolled_back, users, client_for, role):
     with pytest.raises(PermissionDenied):
-        deploys.unpin(env(rolled_back, "uat"), by=users[role])
+        auto_deploys.unpin(env(rolled_back, "uat"), by=users[role])
     response = client_for(role).post("/pipelines/webshop/environments/uat/unpin")
     assert b"lead role" in response.content
     assert env(rolled_back, "uat").pinned_at is not None
@@ -120,7 +120,7 @@ def test_only_a_lead_unpins(rolled_back, users, client_for, role):
 
 def test_unpinning_an_environment_that_is_not_pinned_says_so(pipeline, users):
     with pytest.raises(Conflict, match="is not pinned"):
-        deploys.unpin(env(pipeline, "uat"), by=users["lead"])
+        auto_deploys.unpin(env(pipeline, "uat"), by=users["lead"])
 
 
 def test_a_lead_unpins_over_the_api(rolled_back, token_for):
@@ -161,7 +161,7 @@ def test_a_build_that_waited_for_a_running_deployment_is_held_when_that_was_a_ro
     waiting = passing_build(pipeline, "master")  # waits for the rollback…
     finish_queued(env(pipeline, "uat"))
     with TestCase.captureOnCommitCallbacks(execute=True):
-        deploys.deploy_waiting_build(env(pipeline, "uat").pk)
+        auto_deploys.deploy_waiting_build(env(pipeline, "uat").pk)
     uat = env(pipeline, "uat")
     assert uat.current_release.build == good  # …and is held, not deployed over it
     assert [b.sha for b in pins.held_builds(uat)] == [waiting.sha]

@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from dashboard.access import viewer_required
 from dashboard.partials import CARD, FREEZE, PANEL
 from dashboard.views.lookups import environment_or_404
-from pipelines import checklist, deploys, locks, promotion
+from pipelines import auto_deploys, checklist, locks, promotion
 from pipelines.board import EnvironmentCard, environment_cards
 from pipelines.errors import SlipwayError
 from pipelines.models import ChecklistItem, Environment, Pipeline, Signoff
@@ -107,7 +107,7 @@ def unlock(request: HttpRequest, pipeline: str, environment: str) -> HttpRespons
 def unpin(request: HttpRequest, pipeline: str, environment: str) -> HttpResponse:
     env = environment_or_404(pipeline, environment)
     try:
-        deploys.unpin(env, by=request.user)
+        auto_deploys.unpin(env, by=request.user)
     except SlipwayError as exc:
         return _card(request, env, error=exc)
     return _card(request, env)

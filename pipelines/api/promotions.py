@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-from pipelines import branch_environments, deploys, locks
+from pipelines import auto_deploys, branch_environments, locks
 from pipelines.api.decorators import api_view
 from pipelines.api.deployments import deployment_json
 from pipelines.api.parsing import check_fields, json_object
@@ -56,7 +56,7 @@ def environment_pin(request: HttpRequest, pipeline: str, environment: str) -> Js
     """A lead unpins an environment a rollback pinned; the newest waiting build deploys."""
     found = get_pipeline(pipeline)
     env = _environment(found, environment)
-    deployment = deploys.unpin(env, by=request.user)
+    deployment = auto_deploys.unpin(env, by=request.user)
     return JsonResponse(
         {
             "environment": env.name,
