@@ -20,7 +20,8 @@ from django.utils.crypto import constant_time_compare
 from dashboard.deployment_status import status_html
 from dashboard.partials import BRANCH_GROUP, CARD, FREEZE_BANNER, HOP, PANEL
 from pipelines.board import read_board
-from pipelines.models import Deployment, LogLine, Pipeline
+from pipelines.logs import lines_after
+from pipelines.models import Deployment, Pipeline
 from pipelines.roles import User, can_view, read_roles, roles_of
 from pipelines.statuses import FINAL_STATUSES
 
@@ -164,10 +165,8 @@ def deployment_state(deployment_id: int) -> DeploymentState:
 def stored_lines(deployment_id: int, *, after: int, upto: int | None = None) -> list[dict]:
     """Up to REPLAY_CHUNK lines with after < seq <= upto, in order, with what the page shows
     of them (the time is left out: converting it is most of the cost of a big replay)."""
-    lines = LogLine.objects.filter(deployment_id=deployment_id, seq__gt=after)
-    if upto is not None:
-        lines = lines.filter(seq__lte=upto)
-    return list(lines.order_by("seq").values(*LINE_FIELDS)[:REPLAY_CHUNK])
+    count = REPLAY_CHUNK if upto is None else min(REPLAY_CHUNK, upto - after)
+    return list(lines_after(deployment_id, after, count).values(*LINE_FIELDS))
 
 
 def status_frame(deployment_id: int, roles: set[str]) -> str:

@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from pipelines import signing
 from pipelines.errors import ReceiptNotReady
-from pipelines.models import AuditEvent, Deployment, LogLine, Promotion
+from pipelines.logs import lines_after
+from pipelines.models import AuditEvent, Deployment, Promotion
 from pipelines.statuses import ACTIVE_STATUSES
 
 logger = logging.getLogger(__name__)
@@ -182,11 +183,7 @@ def log_digest(deployment_id: int) -> tuple[str, int]:
     """The sha-256 of the whole log as /deployments/{id}/log.txt serves it, and its lines."""
     digest, count, after = hashlib.sha256(), 0, 0
     while True:
-        lines = list(
-            LogLine.objects.filter(deployment_id=deployment_id, seq__gt=after)
-            .order_by("seq")
-            .values_list("seq", "text")[:LOG_CHUNK]
-        )
+        lines = list(lines_after(deployment_id, after, LOG_CHUNK).values_list("seq", "text"))
         if not lines:
             return digest.hexdigest(), count
         for _, text in lines:

@@ -15,7 +15,8 @@ from django.utils.safestring import mark_safe
 from dashboard.access import viewer_required
 from dashboard.deployment_status import status_context, status_html
 from dashboard.log_html import ROW_FIELDS, rows_html
-from pipelines.models import Deployment, LogLine, Promotion
+from pipelines.logs import lines_after, lines_before
+from pipelines.models import Deployment, Promotion
 from pipelines.numbers import parse_whole_number
 from pipelines.roles import roles_of
 
@@ -30,7 +31,7 @@ def deployment_detail(request: HttpRequest, deployment: int) -> HttpResponse:
         Deployment.objects.select_related("environment__pipeline", "release__build"),
         pk=deployment,
     )
-    tail = list(found.log_lines.order_by("-seq").values_list(*ROW_FIELDS)[:PAGE_LINES])[::-1]
+    tail = list(lines_before(found.pk, found.last_seq + 1, PAGE_LINES).values_list(*ROW_FIELDS))
     context = {
         "deployment": found,
         "environment": found.environment,
@@ -50,13 +51,12 @@ def deployment_log(request: HttpRequest, deployment: int) -> HttpResponse:
     `?before=N`: the lines before N, plain (for "load earlier lines"). `limit` ≤ 5000."""
     found = get_object_or_404(Deployment, pk=deployment)
     limit = min(_number(request.GET.get("limit"), PAGE_LINES), MAX_LINES) or PAGE_LINES
-    lines = found.log_lines.values_list(*ROW_FIELDS)
     if "before" in request.GET:
         before = _number(request.GET.get("before"), 0)
-        chunk = list(lines.filter(seq__lt=before).order_by("-seq")[:limit])[::-1]
+        chunk = list(lines_before(found.pk, before, limit).values_list(*ROW_FIELDS))
         return HttpResponse(rows_html(chunk))
     after = _number(request.GET.get("after"), 0)
-    chunk = list(lines.filter(seq__gt=after).order_by("seq")[:limit])
+    chunk = list(lines_after(found.pk, after, limit).values_list(*ROW_FIELDS))
     frame = status_html(found, roles_of(request.user), oob=True)
     if chunk:
         frame = rows_html(chunk, oob=True) + frame
@@ -85,8 +85,7 @@ async def _raw_log(deployment_id: int) -> AsyncIterator[str]:
 
 
 def _raw_chunk(deployment_id: int, after: int) -> list[tuple[int, str]]:
-    lines = LogLine.objects.filter(deployment_id=deployment_id, seq__gt=after).order_by("seq")
-    return list(lines.values_list("seq", "text")[:DOWNLOAD_CHUNK])
+    return list(lines_after(deployment_id, after, DOWNLOAD_CHUNK).values_list("seq", "text"))
 
 
 def _number(value: str | None, default: int) -> int:

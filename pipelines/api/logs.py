@@ -12,6 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from pipelines.api.decorators import api_view
 from pipelines.api.openapi_schemas import errors, obj, ok
 from pipelines.errors import InvalidInput, NotFound
+from pipelines.logs import lines_after
 from pipelines.models import Deployment, LogLine
 from pipelines.numbers import parse_whole_number
 
@@ -28,12 +29,7 @@ def deployment_log(request: HttpRequest, deployment: int) -> JsonResponse:
     status = Deployment.objects.filter(pk=deployment).values_list("status", flat=True).first()
     if status is None:
         raise NotFound(f"There is no deployment #{deployment}.", deployment=deployment)
-    rows = (
-        Deployment(pk=deployment)
-        .log_lines.filter(seq__gt=after)
-        .order_by("seq")
-        .values("seq", "time", "stream", "text")[:limit]
-    )
+    rows = lines_after(deployment, after, limit).values("seq", "time", "stream", "text")
     lines = [{**row, "time": row["time"].isoformat()} for row in rows]
     return JsonResponse(
         {"lines": lines, "next": lines[-1]["seq"] if lines else after, "status": status}
