@@ -11,6 +11,7 @@ logs out or loses their role (AccessWatched).
 
 import asyncio
 import logging
+from collections import deque
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -30,6 +31,9 @@ CLOSE_NOT_FOUND = 4404
 # message, or a channel layer that lost its groups (a Redis restart), must not leave a
 # client hanging. Only when idle: a busy stream is already checked by every message.
 IDLE_CHECK_SECONDS = 5.0
+# Live lines a catching-up socket keeps to send after what it reads from the database; past
+# that the oldest go (the database has them).
+MAX_HELD_LINES = 20_000
 # The board re-renders at most this often, however many changes arrive (coalescing).
 BOARD_RENDER_INTERVAL = 0.25
 
@@ -74,6 +78,8 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
         self.missed = False  # news came while catching up: read the database again
         self.delivering = asyncio.Lock()
         self.refill: asyncio.Task | None = None
+        self.held: deque[tuple[int, list, str]] = deque()  # live batches, while catching up
+        self.held_lines = 0
         self.news_at = asyncio.get_running_loop().time()
         # Fed from before the replay: live lines that overlap it are dropped by seq.
         self.feed = log_feed(self.deployment_id)
@@ -98,19 +104,11 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
         self.news_at = asyncio.get_running_loop().time()
         if self.finished:
             return
-        if self.delivering.locked():  # catching up: it reads these lines from the database
-            self._refill_soon()
+        if self.delivering.locked():  # catching up: it sends these after what it reads
+            self._hold(first, lines, frame)
             return
         async with self.delivering:
-            if first <= self.last:  # a duplicate, or overtaken by a refill
-                lines = lines[self.last + 1 - first :]
-                first, frame = self.last + 1, None
-            if not lines:
-                return
-            if first == self.last + 1:
-                frame = frame or live_batch_frame(self.deployment_id, first, lines)
-                await self.send(text_data=frame)
-                self.last = first + len(lines) - 1
+            if await self._send_live(first, lines, frame):
                 return
         # A message was lost (or came out of order): the database has every line.
         logger.info(
@@ -120,6 +118,38 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
             first - 1,
         )
         self._refill_soon()
+
+    async def _send_live(self, first: int, lines: list, frame: str | None) -> bool:
+        """Send the part of a live batch beyond `last`; False when there is a gap before it."""
+        if first <= self.last:  # a duplicate, or overtaken by a refill
+            lines = lines[self.last + 1 - first :]
+            first, frame = self.last + 1, None
+        if not lines:
+            return True
+        if first != self.last + 1:
+            return False
+        await self.send(text_data=frame or live_batch_frame(self.deployment_id, first, lines))
+        self.last = first + len(lines) - 1
+        return True
+
+    def _hold(self, first: int, lines: list, frame: str) -> None:
+        """Keep a live batch that came while catching up: the catch-up reads the database
+        only up to the first line held, then sends the held batches as they are. Had it read
+        up to the end instead, a log written faster than one socket's pages come from the
+        database (each rendered for it alone) was never caught up with."""
+        if self.held and first != self.held[-1][0] + len(self.held[-1][1]):
+            self.held.clear()  # a gap: the database fills it, before this batch
+            self.held_lines = 0
+        self.held.append((first, lines, frame))
+        self.held_lines += len(lines)
+        while self.held_lines > MAX_HELD_LINES:
+            self.held_lines -= len(self.held.popleft()[1])
+
+    async def _send_held(self) -> None:
+        while self.held and self.held[0][0] <= self.last + 1:
+            first, lines, frame = self.held.popleft()
+            self.held_lines -= len(lines)
+            await self._send_live(first, lines, frame)
 
     def feed_changed(self) -> None:
         """The deployment's status or steps changed."""
@@ -133,8 +163,8 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
             self.refill = asyncio.create_task(self.catch_up())
 
     async def catch_up(self) -> None:
-        """Send what the database has beyond `last`, the status if new, and finish if final;
-        again as long as news came meanwhile."""
+        """Send the lines beyond `last` (the database's, then the live ones held meanwhile),
+        the status if new, and finish if final; again as long as news came meanwhile."""
         async with self.delivering:
             while not self.finished:
                 self.missed = False
@@ -148,13 +178,21 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
                     self.finished = True
                     self.stop_watching_access()
                     await self.close(code=1000)
-                if not self.missed:
+                    return
+                await self._send_held()  # what came while the status went
+                if not self.missed and not self.held:
                     return
 
     async def _send_stored(self, *, upto: int) -> None:
-        while self.last < upto:
+        """Send the lines up to `upto`: from the held live batches where they reach, from the
+        database before them."""
+        while True:
+            await self._send_held()
+            end = min(upto, self.held[0][0] - 1) if self.held else upto
+            if self.last >= end:
+                return
             lines = await database_sync_to_async(live_data.stored_lines)(
-                self.deployment_id, after=self.last, upto=upto
+                self.deployment_id, after=self.last, upto=end
             )
             if not lines:
                 return

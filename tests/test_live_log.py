@@ -3,6 +3,7 @@
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
+from dashboard import live_data
 from pipelines.live import publish_log
 from pipelines.models import LogLine
 from tests.watching import (
@@ -95,6 +96,41 @@ def test_it_refills_from_the_database_when_a_live_message_was_dropped(pipeline, 
         return seen
 
     assert watch() == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_socket_catching_up_with_a_fast_log_reads_the_database_only_up_to_the_live_lines(
+    pipeline, users, monkeypatch
+):
+    deployment = running_deployment(pipeline)
+    write_lines(deployment, [f"stored {n}" for n in range(1, 3001)])
+    pages = []
+    read_page = live_data.stored_lines
+
+    def read_while_the_runner_writes(*args, **kwargs):
+        page = read_page(*args, **kwargs)
+        pages.append((page[0]["seq"], page[-1]["seq"]))
+        if len(pages) <= 10:  # a runner that stores a page's worth while each page is read
+            write_lines(deployment, [f"live {len(pages)}.{n}" for n in range(1000)])
+        return page
+
+    monkeypatch.setattr(live_data, "stored_lines", read_while_the_runner_writes)
+
+    @async_to_sync
+    async def watch():
+        client = communicator(f"/ws/deployments/{deployment.pk}/", users["developer"])
+        await client.connect()
+        seen = await receive_seqs(client, upto=6000)  # 3 pages read, 3 pages written
+        await finish_async(deployment)
+        frames, code = await receive_until_closed(client)
+        return seen + seqs_in(frames), code
+
+    seen, code = watch()
+    deployment.refresh_from_db()
+    assert seen == list(range(1, deployment.last_seq + 1))
+    assert code == 1000
+    # The 3,000 lines stored before it came, from the database; every later one, live. (It
+    # read on to each new end instead, and a runner this fast kept it reading.)
+    assert pages == [(1, 1000), (1001, 2000), (2001, 3000)]
 
 
 def test_it_sends_lines_whose_message_was_lost_before_the_final_status(pipeline, users):
