@@ -18,17 +18,22 @@ from collections.abc import Callable
 LINE = re.compile(r'<div class="line (\w+)" data-seq="(\d+)"[^>]*>([^<]*)')
 SEQ = re.compile(r'data-seq="(\d+)"')
 JSON_SEQ = re.compile(rb'"seq": (\d+)')  # in the ceiling's messages (json.dumps' spacing)
-BATCH = 500  # lines per message, as the runner's LogWriter batches them
 CHANNEL = "bench-live-logs"
 FINAL_CLOSE_CODES = (1000, 4403, 4404)  # finished, forbidden, not found: no reconnect
 MAX_RECONNECTS = 20
 
 
 def run_clients(
-    kind: str, target, clients: int, lines: int, start: Callable[[], None] | None = None
+    kind: str,
+    target,
+    clients: int,
+    lines: int,
+    start: Callable[[], None] | None = None,
+    batch: int = 0,
 ) -> dict:
     """Connect `clients` watchers, then `start()` the stream (for "redis": publish `lines`
-    lines to `target`, a Redis URL); wait until every watcher has seen the end."""
+    lines to `target`, a Redis URL, `batch` lines a message, as the runner batches them);
+    wait until every watcher has seen the end."""
     context = multiprocessing.get_context("spawn")
     processes = min(clients, 4)
     ready, results = context.Queue(), context.Queue()
@@ -44,7 +49,7 @@ def run_clients(
     for _ in workers:
         ready.get(timeout=60)
     if kind == "redis":
-        _publish(target, lines)
+        _publish(target, lines, batch)
     elif start is not None:
         start()
     collected = [client for _ in workers for client in results.get(timeout=600)]
@@ -166,17 +171,17 @@ async def _receive_messages(pubsub, keep_latencies: bool) -> dict:
     return stats.summary()
 
 
-def _publish(url: str, lines: int) -> None:
+def _publish(url: str, lines: int, batch: int) -> None:
     """The same lines, in the runner's batches, with raw PUBLISH: the ceiling."""
     import redis
 
     connection = redis.Redis.from_url(url)
-    for first in range(1, lines + 1, BATCH):
-        batch = [
+    for first in range(1, lines + 1, batch):
+        message = [
             {"seq": seq, "time": "", "stream": "stdout", "text": f"{time.time():.6f} line {seq}"}
-            for seq in range(first, min(first + BATCH, lines + 1))
+            for seq in range(first, min(first + batch, lines + 1))
         ]
-        connection.publish(CHANNEL, json.dumps(batch))
+        connection.publish(CHANNEL, json.dumps(message))
     connection.publish(CHANNEL, "END")
 
 

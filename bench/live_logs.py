@@ -78,6 +78,8 @@ def main() -> int:
     with Services(scratch) as services:
         from django.db import connection
 
+        from pipelines.runner.log_writer import MAX_BATCH
+
         name = connection.settings_dict["NAME"]
         print(f"database: {connection.vendor} ({name}), channels-redis,")
         print("a Celery worker (concurrency 1), daphne: all started for this run")
@@ -85,7 +87,9 @@ def main() -> int:
         rows, ceilings = [], {}
         for clients in client_counts:
             rows.append(("slipway", clients, bench.deploy(args.lines, 0, clients)))
-            ceilings[clients] = run_clients("redis", services.redis_url, clients, args.lines)
+            ceilings[clients] = run_clients(
+                "redis", services.redis_url, clients, args.lines, batch=MAX_BATCH
+            )
             rows.append(("raw redis pub/sub", clients, ceilings[clients]))
         steady = bench.deploy(args.steady_seconds * 1000, 1000, 1)
     return report(args, rows, ceilings, steady)

@@ -14,8 +14,11 @@ from pipelines.models import Deployment, LogLine
 from pipelines.runner.database import DatabaseAway, retrying
 
 MAX_LINE_CHARS = 10_000
-# Flush early when this many lines wait, so one batch stays a reasonable message.
-MAX_BATCH = 500
+# Flush early when this many lines, or this much text, wait: one batch stays a reasonable
+# message. (At 500 lines a batch, a command printing as fast as it can was stored at half
+# the speed: each batch costs a transaction, a message and a frame to every watcher.)
+MAX_BATCH = 2000
+MAX_BATCH_CHARS = 1_000_000
 
 Stream = LogLine.Stream
 
@@ -32,6 +35,7 @@ class LogWriter:
         self.max_lines = max_lines
         self.flush_seconds = flush_seconds
         self.pending: list[tuple[str, str]] = []
+        self.pending_chars = 0
         self.last_flush = time.monotonic()
         self.cut = False
         self.dropped = 0
@@ -70,7 +74,8 @@ class LogWriter:
                 )
                 return
         self.pending.append((stream, text))
-        if len(self.pending) >= MAX_BATCH:
+        self.pending_chars += len(text)
+        if len(self.pending) >= MAX_BATCH or self.pending_chars >= MAX_BATCH_CHARS:
             self.flush()
 
     def write_lines(self, texts: list[str], stream: str = Stream.STDOUT) -> None:
@@ -88,14 +93,18 @@ class LogWriter:
             for text in texts:
                 self._add(text, stream)
             return
-        if texts and max(map(len, texts)) > MAX_LINE_CHARS:
+        longest = max(map(len, texts), default=0)
+        if longest > MAX_LINE_CHARS:
             texts = [_shortened(text) for text in texts]
+            longest = max(map(len, texts))
+        per_batch = max(min(MAX_BATCH, MAX_BATCH_CHARS // max(longest, 1)), 1)
         start = 0
         while start < len(texts):
-            end = start + max(MAX_BATCH - len(self.pending), 1)
-            self.pending += zip(repeat(stream), texts[start:end])
-            start = end
-            if len(self.pending) >= MAX_BATCH:
+            chunk = texts[start : start + max(per_batch - len(self.pending), 1)]
+            self.pending += zip(repeat(stream), chunk)
+            self.pending_chars += sum(map(len, chunk))
+            start += len(chunk)
+            if len(self.pending) >= per_batch or self.pending_chars >= MAX_BATCH_CHARS:
                 self.flush()
 
     def system(self, text: str) -> None:
@@ -120,7 +129,7 @@ class LogWriter:
         """One attempt at storing the pending lines (the database's error goes up)."""
         rows = commit_log(self.deployment, self.pending)
         publish_after_commit(publish_log, self.deployment.pk, rows)
-        self.pending = []
+        self.pending, self.pending_chars = [], 0
 
 
 def _shortened(text: str) -> str:
