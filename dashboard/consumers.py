@@ -80,6 +80,7 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
         self.refill: asyncio.Task | None = None
         self.held: deque[tuple[int, list, str]] = deque()  # live batches, while catching up
         self.held_lines = 0
+        self.lines_missed = True  # the database has lines this socket has not sent yet
         self.news_at = asyncio.get_running_loop().time()
         # Fed from before the replay: live lines that overlap it are dropped by seq.
         self.feed = log_feed(self.deployment_id)
@@ -117,6 +118,8 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
             self.last + 1,
             first - 1,
         )
+        self._hold(first, lines, frame)
+        self.lines_missed = True
         self._refill_soon()
 
     async def _send_live(self, first: int, lines: list, frame: str | None) -> bool:
@@ -140,10 +143,12 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
         if self.held and first != self.held[-1][0] + len(self.held[-1][1]):
             self.held.clear()  # a gap: the database fills it, before this batch
             self.held_lines = 0
+            self.lines_missed = True
         self.held.append((first, lines, frame))
         self.held_lines += len(lines)
         while self.held_lines > MAX_HELD_LINES:
             self.held_lines -= len(self.held.popleft()[1])
+            self.lines_missed = True
 
     async def _send_held(self) -> None:
         while self.held and self.held[0][0] <= self.last + 1:
@@ -163,13 +168,22 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
             self.refill = asyncio.create_task(self.catch_up())
 
     async def catch_up(self) -> None:
-        """Send the lines beyond `last` (the database's, then the live ones held meanwhile),
-        the status if new, and finish if final; again as long as news came meanwhile."""
+        """Send the lines beyond `last` when some were missed (the database's, then the live
+        ones held meanwhile), the status if new, and finish if final; again as long as news
+        came meanwhile.
+
+        A status change alone reads no lines: the feed brings them, and the final status
+        comes after the last of them. (Fifty watchers, each reading from the database the
+        lines the feed had not brought yet at each step of a busy deployment, fell behind
+        for good.)"""
         async with self.delivering:
             while not self.finished:
                 self.missed = False
                 state = await database_sync_to_async(live_data.deployment_state)(self.deployment_id)
-                await self._send_stored(upto=state.last_seq)
+                if self.lines_missed or state.final:
+                    self.lines_missed = False
+                    await self._send_stored(upto=state.last_seq)
+                await self._send_held()
                 if self.status_news or state.status != self.status_sent:
                     self.status_news = False
                     await self.send(text_data=await self.feed.status_frame(state, self.roles))
@@ -180,7 +194,9 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
                     await self.close(code=1000)
                     return
                 await self._send_held()  # what came while the status went
-                if not self.missed and not self.held:
+                if self.held:  # a gap before them: the database fills it
+                    self.lines_missed = True
+                elif not self.missed:
                     return
 
     async def _send_stored(self, *, upto: int) -> None:
@@ -210,6 +226,7 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
                 continue  # news came meanwhile
             self.news_at = loop.time()
             await self.feed.join()  # again: a restarted Redis has forgotten the groups
+            self.lines_missed = True  # news may have been lost: the database tells
             await self.catch_up()
 
 

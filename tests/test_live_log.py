@@ -1,10 +1,12 @@
 """The live log socket replays stored lines, then sends live ones, then the final status."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
 from dashboard import live_data
-from pipelines.live import publish_log
+from pipelines.live import publish_deployment, publish_log
 from pipelines.models import LogLine
 from tests.watching import (
     communicator,
@@ -131,6 +133,43 @@ def test_a_socket_catching_up_with_a_fast_log_reads_the_database_only_up_to_the_
     # The 3,000 lines stored before it came, from the database; every later one, live. (It
     # read on to each new end instead, and a runner this fast kept it reading.)
     assert pages == [(1, 1000), (1001, 2000), (2001, 3000)]
+
+
+def test_a_status_change_while_lines_are_on_their_way_reads_no_lines_from_the_database(
+    pipeline, users, monkeypatch
+):
+    deployment = running_deployment(pipeline)
+    pages = []
+    read_page = live_data.stored_lines
+
+    def read(*args, **kwargs):
+        page = read_page(*args, **kwargs)
+        pages.append((page[0]["seq"], page[-1]["seq"]))
+        return page
+
+    monkeypatch.setattr(live_data, "stored_lines", read)
+
+    @async_to_sync
+    async def watch():
+        client = communicator(f"/ws/deployments/{deployment.pk}/", users["developer"])
+        await client.connect()
+        await client.receive_from()  # the status
+        # Lines stored, their message on its way, when news of a step arrives.
+        rows = await write_lines_async(
+            deployment, [f"line {n}" for n in range(3000)], publish=False
+        )
+        await sync_to_async(publish_deployment)(deployment)
+        await asyncio.sleep(0.2)  # the watcher reads the deployment's state meanwhile
+        await sync_to_async(publish_log)(deployment.pk, rows)
+        seen = await receive_seqs(client, upto=3000)
+        await finish_async(deployment)
+        frames, code = await receive_until_closed(client)
+        return seen + seqs_in(frames), code
+
+    seen, code = watch()
+    assert seen == list(range(1, 3001))
+    assert code == 1000
+    assert pages == []  # every line came live; fifty watchers read none of them each
 
 
 def test_it_sends_lines_whose_message_was_lost_before_the_final_status(pipeline, users):
