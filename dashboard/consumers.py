@@ -179,7 +179,12 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
         async with self.delivering:
             while not self.finished:
                 self.missed = False
-                state = await database_sync_to_async(live_data.deployment_state)(self.deployment_id)
+                if self.lines_missed:  # a state read after it missed them, its own
+                    state = await database_sync_to_async(live_data.deployment_state)(
+                        self.deployment_id
+                    )
+                else:  # news of the deployment: the feed's read since then
+                    state = await self.feed.state()
                 if self.lines_missed or state.final:
                     self.lines_missed = False
                     await self._send_stored(upto=state.last_seq)

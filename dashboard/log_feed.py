@@ -10,9 +10,10 @@ one frame: a busy log gets fewer, bigger frames; a quiet one waits for nothing.
 
 The feed never waits for the database: a watcher that is catching up from it, or that
 finds a gap, refills on its own task (the database is the truth, messages are news). When
-the deployment changes, each watcher reads its state, but the status frame for a state and
-a set of roles is rendered once for all of them (`status_frame`): fifty watchers of a
-deployment that ended rendered it fifty times while their last lines were on their way.
+the deployment changes, its state is read once for all the watchers (`state`), and the
+status frame for a state and a set of roles rendered once (`status_frame`): fifty watchers
+of a deployment that ended read and rendered it fifty times while their last lines were on
+their way.
 """
 
 import asyncio
@@ -48,7 +49,9 @@ class LogFeed:
         self.starting = asyncio.Lock()
         self.tasks: list[asyncio.Task] = []
         self.dropped = 0
-        # Status frames since the last deployment.changed, by (state, roles).
+        # Since the last deployment.changed: the deployment's state read once for all the
+        # watchers, and status frames by (state, roles).
+        self.state_read: asyncio.Future | None = None
         self.status_frames: dict[tuple, asyncio.Future] = {}
 
     async def add(self, watcher) -> None:
@@ -118,10 +121,20 @@ class LogFeed:
                 message = self.waiting.popleft()
                 if message["type"] == "log.lines":
                     await self._send_lines(message)
-                else:  # deployment.changed: each watcher reads the database on its own task
-                    self.status_frames = {}
+                else:  # deployment.changed: each watcher catches up on its own task
+                    self.state_read, self.status_frames = None, {}
                     for watcher in list(self.watchers):
                         watcher.feed_changed()
+
+    async def state(self) -> live_data.DeploymentState:
+        """The deployment's state, read after the last deployment.changed: once for all the
+        watchers that ask before the next (each read it for itself, fifty reads at each step
+        of a deployment with fifty watchers)."""
+        read = self.state_read
+        if read is None or (read.done() and (read.cancelled() or read.exception())):
+            load = database_sync_to_async(live_data.deployment_state)
+            read = self.state_read = asyncio.ensure_future(load(self.deployment_id))
+        return await asyncio.shield(read)
 
     async def status_frame(self, state: live_data.DeploymentState, roles: set[str]) -> str:
         """The status frame of the deployment as it is in `state` or later, for `roles`:

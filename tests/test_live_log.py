@@ -188,21 +188,24 @@ def test_it_sends_lines_whose_message_was_lost_before_the_final_status(pipeline,
     assert 'data-status="succeeded"' in frames[-1]
 
 
-def test_watchers_of_a_deployment_that_ends_share_its_status_frame_rendered_once(
+def test_watchers_of_a_deployment_that_ends_share_its_state_read_and_status_frame_rendered_once(
     pipeline, users, monkeypatch
 ):
-    from dashboard import live_data
-
     deployment = running_deployment(pipeline)
     write_lines(deployment, ["one"])
-    renders = []
-    real_status_frame = live_data.status_frame
+    reads, renders = [], []
+    real_state, real_status_frame = live_data.deployment_state, live_data.status_frame
 
-    def counted(deployment_id, roles):
+    def read(deployment_id):
+        reads.append(deployment_id)
+        return real_state(deployment_id)
+
+    def render(deployment_id, roles):
         renders.append(deployment_id)
         return real_status_frame(deployment_id, roles)
 
-    monkeypatch.setattr(live_data, "status_frame", counted)
+    monkeypatch.setattr(live_data, "deployment_state", read)
+    monkeypatch.setattr(live_data, "status_frame", render)
 
     @async_to_sync
     async def watch():
@@ -210,13 +213,15 @@ def test_watchers_of_a_deployment_that_ends_share_its_status_frame_rendered_once
         for watcher in watchers:
             await watcher.connect()
             await receive_seqs(watcher, upto=1)
-        renders.clear()  # the connects' replays
+        reads.clear()  # the connects' replays
+        renders.clear()
         await finish_async(deployment)
         return [await receive_until_closed(watcher) for watcher in watchers]
 
     for frames, code in watch():
         assert 'data-status="succeeded"' in frames[-1]
         assert code == 1000
+    assert reads == [deployment.pk]
     assert renders == [deployment.pk]
 
 
