@@ -23,6 +23,22 @@ from tests.watching import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def pages_read(monkeypatch, after_each=lambda pages: None) -> list[tuple[int, int]]:
+    """The first and last seq of each page of lines the sockets read from the database, as
+    they read them (`after_each` runs after each read, with the pages so far)."""
+    pages = []
+    read_page = live_data.stored_lines
+
+    def read(*args, **kwargs):
+        page = read_page(*args, **kwargs)
+        pages.append((page[0]["seq"], page[-1]["seq"]))
+        after_each(pages)
+        return page
+
+    monkeypatch.setattr(live_data, "stored_lines", read)
+    return pages
+
+
 def test_it_replays_stored_lines_after_the_cursor_then_the_final_status(pipeline, users):
     deployment = running_deployment(pipeline)
     write_lines(deployment, [f"line {n}" for n in range(1, 8)])
@@ -105,17 +121,12 @@ def test_a_socket_catching_up_with_a_fast_log_reads_the_database_only_up_to_the_
 ):
     deployment = running_deployment(pipeline)
     write_lines(deployment, [f"stored {n}" for n in range(1, 3001)])
-    pages = []
-    read_page = live_data.stored_lines
 
-    def read_while_the_runner_writes(*args, **kwargs):
-        page = read_page(*args, **kwargs)
-        pages.append((page[0]["seq"], page[-1]["seq"]))
-        if len(pages) <= 10:  # a runner that stores a page's worth while each page is read
+    def a_runner_storing_a_page_while_each_is_read(pages):
+        if len(pages) <= 10:
             write_lines(deployment, [f"live {len(pages)}.{n}" for n in range(1000)])
-        return page
 
-    monkeypatch.setattr(live_data, "stored_lines", read_while_the_runner_writes)
+    pages = pages_read(monkeypatch, after_each=a_runner_storing_a_page_while_each_is_read)
 
     @async_to_sync
     async def watch():
@@ -139,15 +150,7 @@ def test_a_status_change_while_lines_are_on_their_way_reads_no_lines_from_the_da
     pipeline, users, monkeypatch
 ):
     deployment = running_deployment(pipeline)
-    pages = []
-    read_page = live_data.stored_lines
-
-    def read(*args, **kwargs):
-        page = read_page(*args, **kwargs)
-        pages.append((page[0]["seq"], page[-1]["seq"]))
-        return page
-
-    monkeypatch.setattr(live_data, "stored_lines", read)
+    pages = pages_read(monkeypatch)
 
     @async_to_sync
     async def watch():
