@@ -15,9 +15,9 @@ from pipelines.runner.database import DatabaseAway, retrying
 
 MAX_LINE_CHARS = 10_000
 # Flush early when this many lines, or this much text, wait: one batch stays a reasonable
-# message. (At 500 lines a batch, a command printing as fast as it can was stored at half
-# the speed: each batch costs a transaction, a message and a frame to every watcher.)
-MAX_BATCH = 2000
+# message. (2,000 lines stored a fast command faster, but one viewer's share of a machine
+# shared with the runner then fell under 0.9 of it: docs/architecture.md, "Live updates".)
+MAX_BATCH = 500
 MAX_BATCH_CHARS = 1_000_000
 
 Stream = LogLine.Stream
