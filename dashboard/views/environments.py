@@ -14,6 +14,16 @@ from pipelines.roles import can_deploy, can_lead
 DEPLOYABLE_BUILDS = 50
 
 PAGE_SIZE = 25
+# What the page's tables show of each row: the rest of five models a row is left unread.
+RELEASE_ROW = (
+    *("version", "description", "deployed_at", "environment_id"),
+    *("build__sha", "build__message", "artifact__digest", "created_by__username"),
+    *("deployment__status",),
+)
+DEPLOYMENT_ROW = (
+    *("status", "error", "started_at", "finished_at", "environment_id"),
+    *("release__version", "release__build__sha", "requested_by__username"),
+)
 
 
 @viewer_required
@@ -24,8 +34,12 @@ def environment_detail(request: HttpRequest, pipeline: str, environment: str) ->
         guarded=Environment.guarded_annotation(),
         lock_id=lock_on_annotation(),
     )
-    releases = env.releases.select_related("build", "artifact", "created_by", "deployment")
-    deployments = env.deployments.select_related("release__build", "requested_by")
+    releases = env.releases.select_related("build", "artifact", "created_by", "deployment").only(
+        *RELEASE_ROW
+    )
+    deployments = env.deployments.select_related("release__build", "requested_by").only(
+        *DEPLOYMENT_ROW
+    )
     guarded = env.guarded
     context = {
         "pipeline": env.pipeline,
