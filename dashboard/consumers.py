@@ -186,8 +186,8 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
                 else:  # news of the deployment: the feed's read since then
                     state = await self.feed.state()
                 if self.lines_missed or state.final:
-                    self.lines_missed = False
                     await self._send_stored(upto=state.last_seq)
+                    self.lines_missed = False
                 await self._send_held()
                 if self.status_news or state.status != self.status_sent:
                     self.status_news = False
@@ -232,7 +232,10 @@ class DeploymentLogConsumer(AccessWatched, AsyncWebsocketConsumer):
             self.news_at = loop.time()
             await self.feed.join()  # again: a restarted Redis has forgotten the groups
             self.lines_missed = True  # news may have been lost: the database tells
-            await self.catch_up()
+            try:
+                await self.catch_up()
+            except Exception:  # noqa: BLE001 (the database away: the next check asks again)
+                logger.warning("deployment %s: no catch-up", self.deployment_id, exc_info=True)
 
 
 class BoardConsumer(AccessWatched, AsyncWebsocketConsumer):

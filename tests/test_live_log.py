@@ -4,10 +4,12 @@ import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
-from dashboard import live_data
+from dashboard import consumers, live_data
 from pipelines.live import publish_deployment, publish_log
 from pipelines.models import LogLine
+from tests.services import need_postgres
 from tests.watching import (
     communicator,
     finish,
@@ -173,6 +175,47 @@ def test_a_status_change_while_lines_are_on_their_way_reads_no_lines_from_the_da
     assert seen == list(range(1, 3001))
     assert code == 1000
     assert pages == []  # every line came live; fifty watchers read none of them each
+
+
+def test_a_database_blink_during_an_idle_check_does_not_stop_the_checks(
+    pipeline, users, monkeypatch, caplog
+):
+    need_postgres()  # a server that drops the connection
+    monkeypatch.setattr(consumers, "IDLE_CHECK_SECONDS", 0.3)
+    deployment = running_deployment(pipeline)
+
+    @async_to_sync
+    async def watch():
+        client = communicator(f"/ws/deployments/{deployment.pk}/", users["developer"])
+        await client.connect()
+        await client.receive_from()  # the status
+        await write_lines_async(deployment, ["stored, its message lost"], publish=False)
+        await sync_to_async(the_server_drops_this_threads_connection)()
+        for _ in range(100):  # until an idle check has met the dropped connection
+            if "no catch-up" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
+        # What close_old_connections does before the next query in a server (channels'
+        # test communicator turns it off, to keep the test's connection).
+        await sync_to_async(close_this_threads_connection)()
+        seen = await receive_seqs(client, upto=1)  # the next check finds the line
+        await client.disconnect()
+        return seen
+
+    assert watch() == [1]
+
+
+def close_this_threads_connection() -> None:
+    connection.close()
+
+
+def the_server_drops_this_threads_connection() -> None:
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    with other.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    other.close()
 
 
 def test_it_sends_lines_whose_message_was_lost_before_the_final_status(pipeline, users):
