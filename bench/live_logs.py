@@ -42,11 +42,11 @@ GOAL_P95_MS = 250
 # took a tenth of the machine while the viewers read.
 EMITTER = """import sys, time
 count, rate = int(sys.argv[1]), float(sys.argv[2])
-start = time.time()
+start, BLOCK = time.time(), 500
 if not rate:
-    for first in range(1, count + 1, 500):
+    for first in range(1, count + 1, BLOCK):
         now = f"{time.time():.6f}"
-        last = min(first + 500, count + 1)
+        last = min(first + BLOCK, count + 1)
         sys.stdout.write("".join([f"{now} line {i}\\n" for i in range(first, last)]))
 for i in range(count if rate else 0):
     delay = start + i / rate - time.time()

@@ -18,6 +18,7 @@ from tests.watching import (
     receive_until_closed,
     running_deployment,
     seqs_in,
+    watching_log,
     write_lines,
     write_lines_async,
 )
@@ -156,9 +157,7 @@ def test_a_status_change_while_lines_are_on_their_way_reads_no_lines_from_the_da
 
     @async_to_sync
     async def watch():
-        client = communicator(f"/ws/deployments/{deployment.pk}/", users["developer"])
-        await client.connect()
-        await client.receive_from()  # the status
+        client = await watching_log(deployment, users["developer"])
         # Lines stored, their message on its way, when news of a step arrives.
         rows = await write_lines_async(
             deployment, [f"line {n}" for n in range(3000)], publish=False
@@ -186,9 +185,7 @@ def test_a_database_blink_during_an_idle_check_does_not_stop_the_checks(
 
     @async_to_sync
     async def watch():
-        client = communicator(f"/ws/deployments/{deployment.pk}/", users["developer"])
-        await client.connect()
-        await client.receive_from()  # the status
+        client = await watching_log(deployment, users["developer"])
         await write_lines_async(deployment, ["stored, its message lost"], publish=False)
         await sync_to_async(the_server_drops_this_threads_connection)()
         for _ in range(100):  # until an idle check has met the dropped connection

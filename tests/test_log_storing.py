@@ -5,8 +5,6 @@ on PostgreSQL one round trip per batch, its seqs formatted before the server ans
 
 import random
 import threading
-from itertools import groupby
-from operator import itemgetter
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -14,7 +12,7 @@ from django.utils import timezone
 
 from pipelines.logs import append_log, commit_log, error_lines, is_error
 from pipelines.models import Deployment, LogLine
-from pipelines.runner.log_writer import MAX_BATCH, MAX_BATCH_CHARS, LogWriter
+from pipelines.runner.log_writer import LogWriter
 from tests.watching import running_deployment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -352,57 +350,3 @@ def test_error_lines_agree_with_is_error_on_every_line_of_a_random_batch(seed):
         lines = [(stream, text) for stream, text in lines if text.isascii()]
 
     assert error_lines(lines) == [i for i, (s, t) in enumerate(lines) if is_error(s, t)]
-
-
-@pytest.mark.parametrize("cap", [1000, 1_000_000])
-def test_a_chunk_of_output_is_stored_as_its_lines_written_one_by_one(pipeline, cap):
-    """The runner hands over output a chunk at a time (LogWriter.write_lines): masked,
-    shortened, batched and cut at the cap exactly as line by line."""
-    chunk = [
-        "token=s3cret-value ok",
-        "x" * 10_050,  # too long: cut
-        "two secrets: s3cret-value and multi",
-        *(f"line {n}" for n in range(1200)),  # past a batch, and past the cap below
-    ]
-
-    def stored_by(write, environment: str) -> list[tuple[str, str]]:
-        deployment = running_deployment(pipeline, environment)
-        writer = LogWriter(deployment, max_lines=cap, flush_seconds=60)
-        writer.mask("s3cret-value")
-        writer.mask("multi\nline secret")
-        write(writer)
-        writer.system("Step release ended.")
-        writer.flush()
-        return list(deployment.log_lines.order_by("seq").values_list("stream", "text"))
-
-    one_by_one = stored_by(lambda w: [w.write(text) for text in chunk], "dev")
-    at_once = stored_by(lambda w: w.write_lines(list(chunk)), "uat")
-
-    assert at_once == one_by_one
-    assert one_by_one[0] == ("stdout", "token=*** ok")
-    assert one_by_one[1][1].endswith(" … (line cut)")
-    assert one_by_one[2] == ("stdout", "two secrets: *** and ***")
-    assert len(one_by_one) == (1002 if cap == 1000 else len(chunk) + 1)  # + cut note, step
-
-
-def test_a_fast_command_is_stored_in_big_batches_and_long_lines_in_smaller_ones(pipeline):
-    """Each batch is one transaction, one message and one frame to every watcher: as few as
-    may be, but a batch of long lines stays a reasonable message (MAX_BATCH_CHARS)."""
-
-    def batches_of(texts: list[str], environment: str) -> list[int]:
-        deployment = running_deployment(pipeline, environment)
-        writer = LogWriter(deployment, max_lines=1_000_000, flush_seconds=60)
-        writer.write_lines(texts)
-        writer.flush()
-        stored = deployment.log_lines.order_by("seq").values_list("time", "text")
-        assert [text for _, text in stored] == texts
-        return [len(list(batch)) for _, batch in groupby(stored, key=itemgetter(0))]
-
-    short = [f"line {n}" for n in range(5000)]
-    long = [f"{n:05d} " + "x" * 9_000 for n in range(300)]
-
-    assert batches_of(short, "dev") == [MAX_BATCH] * (5000 // MAX_BATCH) + [
-        5000 % MAX_BATCH
-    ] * bool(5000 % MAX_BATCH)
-    per_batch = MAX_BATCH_CHARS // len(long[0])
-    assert batches_of(long, "uat") == [per_batch, per_batch, 300 - 2 * per_batch]

@@ -61,6 +61,15 @@ def communicator(path: str, user) -> WebsocketCommunicator:
     return client
 
 
+async def watching_log(deployment: Deployment, user) -> WebsocketCommunicator:
+    """A client of the deployment's log socket, connected and past its first frame (the
+    status, when the log is empty)."""
+    client = communicator(f"/ws/deployments/{deployment.pk}/", user)
+    await client.connect()
+    await client.receive_from()
+    return client
+
+
 async def receive_until_closed(client: WebsocketCommunicator) -> tuple[list[str], int]:
     """Every text frame until the server closes, and the close code."""
     frames = []

@@ -16,14 +16,13 @@ DEPLOYABLE_BUILDS = 50
 PAGE_SIZE = 25
 # What the page's tables show of each row: the rest of five models a row is left unread.
 RELEASE_ROW = (
-    *("version", "description", "deployed_at", "environment_id"),
-    *("build__sha", "build__message", "artifact__digest", "created_by__username"),
-    *("deployment__status",),
-)
+    "version", "description", "deployed_at", "environment_id", "build__sha", "build__message",
+    "artifact__digest", "created_by__username", "deployment__status",
+)  # fmt: skip
 DEPLOYMENT_ROW = (
-    *("status", "error", "started_at", "finished_at", "environment_id"),
-    *("release__version", "release__build__sha", "requested_by__username"),
-)
+    "status", "error", "started_at", "finished_at", "environment_id",
+    "release__version", "release__build__sha", "requested_by__username",
+)  # fmt: skip
 
 
 @viewer_required
