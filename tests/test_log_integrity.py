@@ -1,15 +1,16 @@
 """The log table has no foreign key to its deployment (docs/architecture.md, "Live updates"):
 lines are refused for a deployment that is not there, whichever way they are written, and
 every way a deployment is deleted takes its lines with it, even while a batch is being
-written. The log is still read by (deployment, seq) through one_log_line_per_seq."""
+written. The log is keyed, and read, by (deployment, seq)."""
 
 import threading
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
+from django.utils import timezone
 
 from pipelines.logs import append_log, commit_log
 from pipelines.models import Deployment, LogLine
@@ -20,6 +21,7 @@ from tests.watching import TIMEOUT, running_deployment
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE, WITHOUT_KEY = "0026_deployment_log_errors_counted", "0027_logline_without_foreign_key"
+KEYED_BY_SEQ = "0028_logline_keyed_by_deployment_and_seq"
 
 
 def appended_in_a_transaction(deployment, lines) -> None:
@@ -194,11 +196,11 @@ def test_a_batch_written_while_its_deployment_is_deleted_is_refused_and_stores_n
     assert orphans() == 0
 
 
-def test_the_log_is_read_by_deployment_and_seq_through_the_unique_index(pipeline):
+def test_the_log_is_read_by_deployment_and_seq_through_the_primary_key(pipeline):
     """Without the index on deployment_id alone, the pages' and the API's look-up
-    (deployment_id = … AND seq > … ORDER BY seq) still finds its rows in
-    one_log_line_per_seq. Sequential scans are ruled out: on a tiny table the planner would
-    rightly prefer one, and the question is which index serves."""
+    (deployment_id = … AND seq > … ORDER BY seq) still finds its rows in the table's key.
+    Sequential scans are ruled out: on a tiny table the planner would rightly prefer one,
+    and the question is which index serves."""
     need_postgres()  # SQLite's plan names no index by this name
     deployment = running_deployment(pipeline)
     commit_log(deployment, [("stdout", str(n)) for n in range(50)])
@@ -207,7 +209,7 @@ def test_the_log_is_read_by_deployment_and_seq_through_the_unique_index(pipeline
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = deployment.log_lines.filter(seq__gt=10).order_by("seq")[:20].explain()
 
-    assert "one_log_line_per_seq" in plan
+    assert "pipelines_logline_pkey" in plan
 
 
 def log_table_keys() -> tuple[bool, bool]:
@@ -241,4 +243,43 @@ def test_the_migration_goes_back_and_forth_on_a_table_with_rows_keeping_every_li
         commit_log(deployment, [("stdout", "after the migration")])
         assert lines_of(deployment.pk) == [*expected, "after the migration"]
     finally:
+        migrate_to(KEYED_BY_SEQ)
+
+
+def primary_key_columns() -> set[str]:
+    """(SQLite's introspection lists them in the table's order, not the key's.)"""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, LogLine._meta.db_table)
+    return next(set(c["columns"]) for c in found.values() if c["primary_key"])
+
+
+def test_keying_the_log_by_deployment_and_seq_goes_back_and_forth_keeping_every_line(pipeline):
+    deployment = running_deployment(pipeline)
+    commit_log(deployment, [("stdout", f"line {n}") for n in range(1, 1001)])
+    expected = lines_of(deployment.pk)
+    try:
         migrate_to(WITHOUT_KEY)
+        assert primary_key_columns() == {"id"}
+        assert lines_of(deployment.pk) == expected
+
+        migrate_to(KEYED_BY_SEQ)
+        assert primary_key_columns() == {"deployment_id", "seq"}
+        assert lines_of(deployment.pk) == expected
+        commit_log(deployment, [("stdout", "after the migration")])
+        assert lines_of(deployment.pk) == [*expected, "after the migration"]
+    finally:
+        migrate_to(KEYED_BY_SEQ)
+
+
+def test_a_seq_is_written_once_per_deployment_whatever_writes_it(pipeline):
+    """The key refuses a second line at a seq of the same deployment (the writers reserve
+    seqs, the key is what holds if one ever did not), and takes the same seq elsewhere."""
+    first, second = running_deployment(pipeline, "dev"), running_deployment(pipeline, "uat")
+    commit_log(first, [("stdout", "one")])
+    now = timezone.now()
+
+    LogLine.objects.create(deployment=second, seq=1, time=now, text="the same seq elsewhere")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LogLine.objects.create(deployment=first, seq=1, time=now, text="again")
+
+    assert lines_of(first.pk) == ["one"]
