@@ -26,7 +26,7 @@ from channels.layers import get_channel_layer
 
 from dashboard import live_data
 from dashboard.log_html import live_batch_frame
-from pipelines.live import continues, deployment_group
+from pipelines.live import continues, deployment_group, text_chars
 
 logger = logging.getLogger(__name__)
 
@@ -150,9 +150,14 @@ class LogFeed:
         return await asyncio.shield(frame)  # one watcher cancelled must not cancel the rest
 
     async def _send_lines(self, message: dict) -> None:
-        while self.waiting and continues(message, self.waiting[0]):
+        run_chars = None  # of the run so far, once joining (linear, as `joined`)
+        while self.waiting and continues(message, self.waiting[0], run_chars):
             following = self.waiting.popleft()
-            message = {**message, "lines": [*message["lines"], *following["lines"]]}
+            if run_chars is None:  # a list of our own to append to
+                run_chars = text_chars(message)
+                message = {**message, "lines": list(message["lines"])}
+            message["lines"] += following["lines"]
+            run_chars += text_chars(following)
         first, lines = int(message["first"]), message["lines"]
         frame = live_batch_frame(self.deployment_id, first, lines)
         for watcher in list(self.watchers):

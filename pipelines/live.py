@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -150,32 +151,51 @@ async def _send_now(layer, group: str, message: dict) -> None:
 
 def joined(taken: list[tuple]) -> list[tuple]:
     """`taken` in order, each run of log batches that continue one another (same layer and
-    group, seq following seq) as one message, within MAX_MESSAGE_LINES / _CHARS."""
+    group, seq following seq) as one message, within MAX_MESSAGE_LINES / _CHARS. Linear:
+    each batch is appended to one list (joining a copy of the run so far to each took the
+    square of the run's length, in the thread the runner shares the GIL with)."""
     out: list[tuple] = []
+    run_chars = 0  # the text in out[-1], when it is a run of log batches
     for layer, group, message in taken:
+        chars = text_chars(message) if message["type"] == "log.lines" else 0
         if out:
             last_layer, last_group, last = out[-1]
-            if last_layer is layer and last_group == group and continues(last, message):
-                out[-1] = (layer, group, {**last, "lines": [*last["lines"], *message["lines"]]})
+            if (
+                last_layer is layer
+                and last_group == group
+                and continues(last, message, run_chars, chars)
+            ):
+                last["lines"] += message["lines"]  # a list of our own (below)
+                run_chars += chars
                 continue
+        if message["type"] == "log.lines":
+            message, run_chars = {**message, "lines": list(message["lines"])}, chars
         out.append((layer, group, message))
     return out
 
 
-def continues(last: dict, message: dict) -> bool:
+def continues(
+    last: dict, message: dict, last_chars: int | None = None, chars: int | None = None
+) -> bool:
     """Whether log batch `message` follows log batch `last` (seq after seq) and the two fit
-    in one message (MAX_MESSAGE_LINES / _CHARS): the publisher and each web process's log
-    feed join such batches."""
+    in one message (MAX_MESSAGE_LINES / _CHARS; their `text_chars` when known): the
+    publisher and each web process's log feed join such batches."""
+    if not last["type"] == message["type"] == "log.lines":
+        return False
+    if last_chars is None:
+        last_chars = text_chars(last)
+    if chars is None:
+        chars = text_chars(message)
     return (
-        last["type"] == message["type"] == "log.lines"
-        and int(last["first"]) + len(last["lines"]) == int(message["first"])
+        int(last["first"]) + len(last["lines"]) == int(message["first"])
         and len(last["lines"]) + len(message["lines"]) <= MAX_MESSAGE_LINES
-        and _chars(last) + _chars(message) <= MAX_MESSAGE_CHARS
+        and last_chars + chars <= MAX_MESSAGE_CHARS
     )
 
 
-def _chars(message: dict) -> int:
-    return sum(len(text) for _, text in message["lines"])
+def text_chars(message: dict) -> int:
+    """The length of a log batch's text."""
+    return sum(map(len, map(itemgetter(1), message["lines"])))
 
 
 _publishers: dict[int, _Publisher] = {}

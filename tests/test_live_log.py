@@ -287,3 +287,39 @@ def test_a_watcher_that_saw_the_deployment_end_never_gets_a_shared_frame_of_it_r
     running, ended = frames()
     assert 'data-status="running"' in running
     assert 'data-status="succeeded"' in ended
+
+
+def test_batches_that_queued_up_in_a_feed_leave_as_one_frame_and_are_left_as_they_came():
+    """While the feed sent, batches came: those that continue one another go as one frame
+    (up to MAX_MESSAGE_LINES), the rest as their own; the messages received are not changed."""
+    from dashboard.log_feed import LogFeed
+    from pipelines.live import MAX_MESSAGE_LINES
+
+    def batch(first: int, count: int) -> dict:
+        lines = [["stdout", f"line {seq}"] for seq in range(first, first + count)]
+        return {"type": "log.lines", "first": first, "lines": lines}
+
+    class Watcher:
+        def __init__(self):
+            self.fed: list[tuple[int, int]] = []
+
+        async def feed_lines(self, first, lines, frame):
+            assert f'data-seq="{first + len(lines) - 1}"' in frame
+            self.fed.append((first, len(lines)))
+
+    size = MAX_MESSAGE_LINES // 4
+    received = [batch(1 + size * n, size) for n in range(6)] + [batch(10 * MAX_MESSAGE_LINES, 1)]
+
+    async def deliver(watcher):
+        feed = LogFeed(1, forget=lambda feed: None)
+        feed.watchers[watcher] = None
+        feed.waiting.extend(received[1:])
+        await feed._send_lines(received[0])
+        while feed.waiting:
+            await feed._send_lines(feed.waiting.popleft())
+
+    watcher = Watcher()
+    asyncio.run(deliver(watcher))
+
+    assert watcher.fed == [(1, 4 * size), (1 + 4 * size, 2 * size), (10 * MAX_MESSAGE_LINES, 1)]
+    assert [len(message["lines"]) for message in received] == [size] * 6 + [1]

@@ -110,6 +110,7 @@ def test_joined_messages_stay_within_the_size_limit():
     taken = [log(1 + 500 * n, 500) for n in range(9)]
     sizes = [len(m["lines"]) for _, _, m in joined(taken)]
     assert sizes == [2000, 2000, 500]
+    assert [len(m["lines"]) for _, _, m in taken] == [500] * 9  # what was put is left as it was
 
 
 def test_a_consumer_waiting_longer_than_redis_blocking_pop_keeps_waiting(settings):
