@@ -3,12 +3,22 @@
 (() => {
   // A button with data-opens="ID" opens <dialog id="ID"> as a modal (focus moves into it,
   // Escape closes it, the rest of the page is inert); data-closes closes the dialog it is in.
+  // Its data-put-NAME="value" goes into the dialog's [data-put="NAME"] (an input's value,
+  // another element's text): one dialog serves every row of a table.
   document.addEventListener("click", (event) => {
     const opener = event.target.closest("[data-opens]");
     if (opener) {
       const dialog = document.getElementById(opener.dataset.opens);
       if (dialog && !dialog.open) {
         dialog.querySelector("form")?.reset();
+        for (const [key, value] of Object.entries(opener.dataset)) {
+          if (!key.startsWith("put")) continue;
+          const name = key.slice(3).toLowerCase(); // data-put-label is dataset.putLabel
+          for (const target of dialog.querySelectorAll(`[data-put="${name}"]`)) {
+            if (target.tagName === "INPUT") target.value = value;
+            else target.textContent = value;
+          }
+        }
         dialog.showModal();
       }
       return;

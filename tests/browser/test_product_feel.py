@@ -271,3 +271,34 @@ def test_a_time_says_when_in_full_on_hover_and_on_tap(slipway_server, pipeline, 
     expect(deployed).to_have_text(absolute)
     deployed.click()
     expect(deployed).to_have_text(re.compile(r"(just now|ago)$"))
+
+
+def test_a_lead_rolls_back_to_the_release_of_the_row_asked_in_one_dialog(
+    slipway_server, pipeline, users, new_page
+):
+    """One dialog serves every row: it names the release of the row whose button opened it,
+    and rolling back deploys that release's artifact again."""
+    first, second, _ = (in_thread(uat_runs_a_new_build, pipeline) for _ in range(3))
+    page = new_page()
+    log_in(page, slipway_server, "lead")
+    page.goto(f"{slipway_server.url}/pipelines/webshop/environments/uat/")
+
+    page.get_by_role("button", name=f"Roll back to {second.label}…").click()
+    dialog = page.get_by_role("dialog", name=f"Roll uat back to {second.label}?")
+    expect(dialog).to_contain_text(f"→ {second.build.short_sha}")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    page.get_by_role("button", name=f"Roll back to {first.label}…").click()
+    dialog = page.get_by_role("dialog", name=f"Roll uat back to {first.label}?")
+    expect(dialog).to_contain_text(f"→ {first.build.short_sha}")
+    screenshot(page, "rollback-dialog.png", full_page=False)
+    page.set_viewport_size(PHONE)
+    screenshot(page, "rollback-dialog-phone.png", full_page=False)
+    dialog.get_by_role("button", name=f"Roll back to {first.label}").click()
+    expect(dialog).to_be_hidden()
+
+    in_thread(finish_queued, env(pipeline, "uat"))
+    uat = in_thread(env, pipeline, "uat")
+    assert uat.current_release.artifact_id == first.artifact_id
+    assert uat.current_release.pk not in (first.pk, second.pk)  # deployed again, as new
