@@ -90,15 +90,20 @@ def main() -> int:
         for clients in client_counts:
             # The ceiling before and after (the machine's speed drifts within minutes): the
             # ratio is to their mean, as in bench/deploy_log.py.
-            ceilings[clients] = []
-            for when in ("before", "after"):
-                if when == "after":
-                    rows.append(("slipway", clients, bench.deploy(args.lines, 0, clients)))
-                ceiling = run_clients(
+            def ceiling(clients=clients):
+                return run_clients(
                     "redis", services.redis_url, clients, args.lines, batch=MAX_BATCH
                 )
-                ceilings[clients].append(ceiling)
-                rows.append((f"raw redis, {when}", clients, ceiling))
+
+            before = ceiling()
+            slipway = bench.deploy(args.lines, 0, clients)
+            after = ceiling()
+            ceilings[clients] = [before, after]
+            rows += [
+                ("raw redis, before", clients, before),
+                ("slipway", clients, slipway),
+                ("raw redis, after", clients, after),
+            ]
         steady = bench.deploy(args.steady_seconds * 1000, 1000, 1)
     return report(args, rows, ceilings, steady)
 

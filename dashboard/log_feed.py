@@ -26,7 +26,7 @@ from channels.layers import get_channel_layer
 
 from dashboard import live_data
 from dashboard.log_html import live_batch_frame
-from pipelines.live import continues, deployment_group, text_chars
+from pipelines.live import LogRun, deployment_group
 
 logger = logging.getLogger(__name__)
 
@@ -130,34 +130,26 @@ class LogFeed:
         """The deployment's state, read after the last deployment.changed: once for all the
         watchers that ask before the next (each read it for itself, fifty reads at each step
         of a deployment with fifty watchers)."""
-        read = self.state_read
-        if read is None or (read.done() and (read.cancelled() or read.exception())):
-            load = database_sync_to_async(live_data.deployment_state)
-            read = self.state_read = asyncio.ensure_future(load(self.deployment_id))
-        return await asyncio.shield(read)
+        load = database_sync_to_async(live_data.deployment_state)
+        self.state_read = _shared(self.state_read, lambda: load(self.deployment_id))
+        return await asyncio.shield(self.state_read)
 
     async def status_frame(self, state: live_data.DeploymentState, roles: set[str]) -> str:
         """The status frame of the deployment as it is in `state` or later, for `roles`:
         rendered once for all the watchers that ask with the same state and roles (keyed by
         the state, a watcher that saw the deployment end never gets a frame of it running)."""
         key = (state.status, state.last_seq, frozenset(roles))
-        frame = self.status_frames.get(key)
-        if frame is None or (frame.done() and (frame.cancelled() or frame.exception())):
-            render = database_sync_to_async(live_data.status_frame)
-            frame = self.status_frames[key] = asyncio.ensure_future(
-                render(self.deployment_id, roles)
-            )
+        render = database_sync_to_async(live_data.status_frame)
+        frame = _shared(self.status_frames.get(key), lambda: render(self.deployment_id, roles))
+        self.status_frames[key] = frame
         return await asyncio.shield(frame)  # one watcher cancelled must not cancel the rest
 
     async def _send_lines(self, message: dict) -> None:
-        run_chars = None  # of the run so far, once joining (linear, as `joined`)
-        while self.waiting and continues(message, self.waiting[0], run_chars):
-            following = self.waiting.popleft()
-            if run_chars is None:  # a list of our own to append to
-                run_chars = text_chars(message)
-                message = {**message, "lines": list(message["lines"])}
-            message["lines"] += following["lines"]
-            run_chars += text_chars(following)
+        if self.waiting:  # batches that continue this one leave with it
+            run = LogRun(message)
+            while self.waiting and run.take(self.waiting[0]):
+                self.waiting.popleft()
+            message = run.message
         first, lines = int(message["first"]), message["lines"]
         frame = live_batch_frame(self.deployment_id, first, lines)
         for watcher in list(self.watchers):
@@ -165,6 +157,14 @@ class LogFeed:
                 await watcher.feed_lines(first, lines, frame)
             except Exception:  # noqa: BLE001 (one broken socket must not starve the others)
                 logger.warning("%s: a watcher failed", self.group, exc_info=True)
+
+
+def _shared(future: asyncio.Future | None, start) -> asyncio.Future:
+    """`future`, awaited by every watcher that asks, unless there is none yet or it failed:
+    then a new one of `start()`."""
+    if future is None or (future.done() and (future.cancelled() or future.exception())):
+        future = asyncio.ensure_future(start())
+    return future
 
 
 _feeds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -151,50 +151,47 @@ async def _send_now(layer, group: str, message: dict) -> None:
 
 def joined(taken: list[tuple]) -> list[tuple]:
     """`taken` in order, each run of log batches that continue one another (same layer and
-    group, seq following seq) as one message, within MAX_MESSAGE_LINES / _CHARS. Linear:
-    each batch is appended to one list (joining a copy of the run so far to each took the
-    square of the run's length, in the thread the runner shares the GIL with)."""
+    group, seq following seq) as one message, within MAX_MESSAGE_LINES / _CHARS."""
     out: list[tuple] = []
-    run_chars = 0  # the text in out[-1], when it is a run of log batches
+    run: LogRun | None = None  # out[-1]'s, when it is log batches
     for layer, group, message in taken:
-        chars = text_chars(message) if message["type"] == "log.lines" else 0
-        if out:
-            last_layer, last_group, last = out[-1]
-            if (
-                last_layer is layer
-                and last_group == group
-                and continues(last, message, run_chars, chars)
-            ):
-                last["lines"] += message["lines"]  # a list of our own (below)
-                run_chars += chars
-                continue
-        if message["type"] == "log.lines":
-            message, run_chars = {**message, "lines": list(message["lines"])}, chars
-        out.append((layer, group, message))
+        if run and out[-1][0] is layer and out[-1][1] == group and run.take(message):
+            continue
+        run = LogRun(message) if message["type"] == "log.lines" else None
+        out.append((layer, group, run.message if run else message))
     return out
 
 
-def continues(
-    last: dict, message: dict, last_chars: int | None = None, chars: int | None = None
-) -> bool:
-    """Whether log batch `message` follows log batch `last` (seq after seq) and the two fit
-    in one message (MAX_MESSAGE_LINES / _CHARS; their `text_chars` when known): the
-    publisher and each web process's log feed join such batches."""
-    if not last["type"] == message["type"] == "log.lines":
-        return False
-    if last_chars is None:
-        last_chars = text_chars(last)
-    if chars is None:
-        chars = text_chars(message)
-    return (
-        int(last["first"]) + len(last["lines"]) == int(message["first"])
-        and len(last["lines"]) + len(message["lines"]) <= MAX_MESSAGE_LINES
-        and last_chars + chars <= MAX_MESSAGE_CHARS
-    )
+class LogRun:
+    """Log batches that continue one another (seq after seq), joined into one message
+    within MAX_MESSAGE_LINES / _CHARS: by the publisher and by each web process's log feed.
+    Linear: each batch is appended to one list of the run's own (joining a copy of the run so
+    far to each took the square of the run's length, in the thread the runner shares the GIL
+    with); the messages taken are left as they came."""
+
+    def __init__(self, first: dict) -> None:
+        self.message = {**first, "lines": list(first["lines"])}
+        self.chars = _text_chars(first)
+
+    def take(self, message: dict) -> bool:
+        """Append `message` if it continues the run and fits; whether it did."""
+        if message["type"] != "log.lines":
+            return False
+        lines = self.message["lines"]
+        if int(self.message["first"]) + len(lines) != int(message["first"]):
+            return False
+        chars = _text_chars(message)
+        if (
+            len(lines) + len(message["lines"]) > MAX_MESSAGE_LINES
+            or self.chars + chars > MAX_MESSAGE_CHARS
+        ):
+            return False
+        lines += message["lines"]
+        self.chars += chars
+        return True
 
 
-def text_chars(message: dict) -> int:
-    """The length of a log batch's text."""
+def _text_chars(message: dict) -> int:
     return sum(map(len, map(itemgetter(1), message["lines"])))
 
 

@@ -211,11 +211,16 @@ def test_the_log_is_read_by_deployment_and_seq_through_the_primary_key(pipeline)
     assert "pipelines_logline_pkey" in plan
 
 
+def log_table_constraints() -> list[dict]:
+    with connection.cursor() as cursor:
+        return list(
+            connection.introspection.get_constraints(cursor, LogLine._meta.db_table).values()
+        )
+
+
 def log_table_keys() -> tuple[bool, bool]:
     """(a foreign key on deployment_id, an index on deployment_id alone) in the database."""
-    with connection.cursor() as cursor:
-        found = connection.introspection.get_constraints(cursor, LogLine._meta.db_table)
-    on_deployment = [c for c in found.values() if c["columns"] == ["deployment_id"]]
+    on_deployment = [c for c in log_table_constraints() if c["columns"] == ["deployment_id"]]
     return (
         any(c["foreign_key"] for c in on_deployment),
         any(c["index"] and not c["unique"] for c in on_deployment),
@@ -253,9 +258,7 @@ def test_the_migration_goes_back_and_forth_on_a_table_with_rows_keeping_every_li
 
 def primary_key_columns() -> set[str]:
     """(SQLite's introspection lists them in the table's order, not the key's.)"""
-    with connection.cursor() as cursor:
-        found = connection.introspection.get_constraints(cursor, LogLine._meta.db_table)
-    return next(set(c["columns"]) for c in found.values() if c["primary_key"])
+    return next(set(c["columns"]) for c in log_table_constraints() if c["primary_key"])
 
 
 def test_keying_the_log_by_deployment_and_seq_goes_back_and_forth_keeping_every_line(pipeline):
