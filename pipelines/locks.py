@@ -2,7 +2,7 @@
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from pipelines import audit
 from pipelines.deploy_rules import check_lead
@@ -86,12 +86,12 @@ def lock_by_id(lock_id: int | None) -> Lock | None:
 
 
 def _locks_on(pipeline_id, environment_id) -> QuerySet[Lock]:
-    """The environment's own lock and its pipeline's freeze, its own first (NULLs sort last
-    on both databases)."""
+    """The environment's own lock and its pipeline's freeze, its own first (said: SQLite
+    sorts NULLs first, PostgreSQL last)."""
     return (
         Lock.objects.filter(pipeline_id=pipeline_id)
         .filter(Q(environment=environment_id) | Q(environment__isnull=True))
-        .order_by("environment_id")
+        .order_by(F("environment_id").asc(nulls_last=True))
     )
 
 
