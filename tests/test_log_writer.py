@@ -1,12 +1,20 @@
 """The runner's log writer (pipelines/runner/log_writer.py): a command's output handed over a
-chunk at a time is stored as if line by line, in batches as big as a reasonable message."""
+chunk at a time is stored as if line by line, in batches as big as a reasonable message, and
+nothing is lost or written twice when the database blinks or another writer comes in
+between."""
 
 from itertools import groupby
 from operator import itemgetter
 
 import pytest
+from django.db import connection
 
+from pipelines.logs import commit_log
+from pipelines.models import Deployment
+from pipelines.runner.database import DatabaseAway
 from pipelines.runner.log_writer import MAX_BATCH, MAX_BATCH_CHARS, LogWriter
+from tests.blinking import TcpProxy
+from tests.services import need_postgres
 from tests.watching import running_deployment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,3 +70,55 @@ def test_a_fast_command_is_stored_in_big_batches_and_long_lines_in_smaller_ones(
     assert batches_of(short, "dev") == [MAX_BATCH, MAX_BATCH, MAX_BATCH, MAX_BATCH, 100]
     per_batch = MAX_BATCH_CHARS // len(long[0])
     assert batches_of(long, "uat") == [per_batch, per_batch, 300 - 2 * per_batch]
+
+
+def stored(deployment: Deployment) -> list[tuple[int, str]]:
+    return list(deployment.log_lines.order_by("seq").values_list("seq", "text"))
+
+
+def test_lines_the_database_did_not_take_stay_pending_and_go_with_the_next_flush(
+    pipeline, settings
+):
+    """The database goes away as a batch fills: the writer says so (DatabaseAway, which
+    fails the step) and keeps the lines; once it is back, every line is stored once, in
+    order."""
+    need_postgres()
+    settings.SLIPWAY_DB_RETRY_SECONDS = 0.3
+    deployment = running_deployment(pipeline)
+    first = [f"line {n}" for n in range(MAX_BATCH + 10)]
+    writer = LogWriter(deployment, max_lines=1_000_000, flush_seconds=60)
+    db = connection.settings_dict
+    real = db["HOST"], db["PORT"]
+    with TcpProxy(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)) as proxy:
+        db["HOST"], db["PORT"] = "127.0.0.1", proxy.port  # new connections go through it
+        connection.close()
+        try:
+            proxy.down()
+            with pytest.raises(DatabaseAway, match="while storing the log"):
+                writer.write_lines(first)
+            proxy.up()
+            writer.write_lines(["after the blink"])
+            writer.flush()
+        finally:
+            db["HOST"], db["PORT"] = real
+            connection.close()
+    assert stored(deployment) == list(enumerate([*first, "after the blink"], start=1))
+
+
+def test_lines_another_writer_adds_between_batches_are_kept_and_seqs_stay_dense(pipeline):
+    """A line from the web process (a cancel request's note) lands between the runner's
+    batches: every line once, seqs dense, the runner's in their order, and the runner's
+    next batch goes after it."""
+    deployment = running_deployment(pipeline)
+    runner = [f"runner {n}" for n in range(3 * MAX_BATCH)]
+    writer = LogWriter(deployment, max_lines=1_000_000, flush_seconds=60)
+    writer.write_lines(runner[:MAX_BATCH])
+    commit_log(Deployment.objects.get(pk=deployment.pk), [("system", "from the web")])
+    writer.write_lines(runner[MAX_BATCH:])
+    writer.flush()
+
+    lines = stored(deployment)
+    assert [seq for seq, _ in lines] == list(range(1, len(runner) + 2))
+    assert [text for _, text in lines if text != "from the web"] == runner
+    assert [text for _, text in lines].count("from the web") == 1
+    assert deployment.last_seq == Deployment.objects.get(pk=deployment.pk).last_seq

@@ -105,7 +105,13 @@ class LogWriter:
             self.pending_chars += sum(map(len, chunk))
             start += len(chunk)
             if len(self.pending) >= per_batch or self.pending_chars >= MAX_BATCH_CHARS:
-                self.flush()
+                try:
+                    self.flush()
+                except DatabaseAway:  # the rest of the chunk waits with the lines not stored
+                    rest = texts[start:]
+                    self.pending += zip(repeat(stream), rest)
+                    self.pending_chars += sum(map(len, rest))
+                    raise
 
     def system(self, text: str) -> None:
         self.write(text, Stream.SYSTEM)
