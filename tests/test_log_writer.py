@@ -72,21 +72,25 @@ def test_a_fast_command_is_stored_in_big_batches_and_long_lines_in_smaller_ones(
     assert batches_of(long, "uat") == [per_batch, per_batch, 300 - 2 * per_batch]
 
 
+CUT_NOTE = f"✂ Log cut at {MAX_BATCH + 5:,} lines: further output of this deployment is not stored."
+
+
 def stored(deployment: Deployment) -> list[tuple[int, str]]:
     return list(deployment.log_lines.order_by("seq").values_list("seq", "text"))
 
 
+@pytest.mark.parametrize("cap", [1_000_000, MAX_BATCH + 5])  # far, and near (line by line)
 def test_lines_the_database_did_not_take_stay_pending_and_go_with_the_next_flush(
-    pipeline, settings
+    pipeline, settings, cap
 ):
     """The database goes away as a batch fills: the writer says so (DatabaseAway, which
-    fails the step) and keeps the lines; once it is back, every line is stored once, in
-    order."""
+    fails the step) and keeps the lines, the rest of the chunk too; once it is back, every
+    line is stored once, in order (up to the cap, then its marker)."""
     need_postgres()
     settings.SLIPWAY_DB_RETRY_SECONDS = 0.3
     deployment = running_deployment(pipeline)
     first = [f"line {n}" for n in range(MAX_BATCH + 10)]
-    writer = LogWriter(deployment, max_lines=1_000_000, flush_seconds=60)
+    writer = LogWriter(deployment, max_lines=cap, flush_seconds=60)
     db = connection.settings_dict
     real = db["HOST"], db["PORT"]
     with TcpProxy(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)) as proxy:
@@ -102,7 +106,8 @@ def test_lines_the_database_did_not_take_stay_pending_and_go_with_the_next_flush
         finally:
             db["HOST"], db["PORT"] = real
             connection.close()
-    assert stored(deployment) == list(enumerate([*first, "after the blink"], start=1))
+    expected = [*first, "after the blink"] if cap > len(first) else [*first[:cap], CUT_NOTE]
+    assert stored(deployment) == list(enumerate(expected, start=1))
 
 
 def test_lines_another_writer_adds_between_batches_are_kept_and_seqs_stay_dense(pipeline):

@@ -55,8 +55,11 @@ class LogWriter:
         for secret in self.masked:
             text = text.replace(secret, "***")
         self._add(text, stream)
+        if self._full():
+            self.flush()
 
     def _add(self, text: str, stream: str) -> None:
+        """Append one line (or the cut's marker), unflushed."""
         text = _shortened(text)
         if stream != Stream.SYSTEM:
             if self.cut:
@@ -75,8 +78,19 @@ class LogWriter:
                 return
         self.pending.append((stream, text))
         self.pending_chars += len(text)
-        if len(self.pending) >= MAX_BATCH or self.pending_chars >= MAX_BATCH_CHARS:
+
+    def _full(self, lines: int = MAX_BATCH) -> bool:
+        return len(self.pending) >= lines or self.pending_chars >= MAX_BATCH_CHARS
+
+    def _flush_keeping(self, rest: list[str], stream: str) -> None:
+        """Flush a full batch; if the database stays away, the rest of the chunk waits with
+        the lines not stored (and DatabaseAway goes up): output is never lost half-way."""
+        try:
             self.flush()
+        except DatabaseAway:
+            for text in rest:
+                self._add(text, stream)
+            raise
 
     def write_lines(self, texts: list[str], stream: str = Stream.STDOUT) -> None:
         """`write` each text in order, the common case in one go (a command's output comes a
@@ -90,8 +104,10 @@ class LogWriter:
             texts = joined.split("\n")
         room = self.max_lines - self.deployment.last_seq - len(self.pending)
         if stream == Stream.SYSTEM or self.cut or len(texts) > room:
-            for text in texts:
+            for n, text in enumerate(texts):
                 self._add(text, stream)
+                if self._full():
+                    self._flush_keeping(texts[n + 1 :], stream)
             return
         longest = max(map(len, texts), default=0)
         if longest > MAX_LINE_CHARS:
@@ -104,14 +120,8 @@ class LogWriter:
             self.pending += zip(repeat(stream), chunk)
             self.pending_chars += sum(map(len, chunk))
             start += len(chunk)
-            if len(self.pending) >= per_batch or self.pending_chars >= MAX_BATCH_CHARS:
-                try:
-                    self.flush()
-                except DatabaseAway:  # the rest of the chunk waits with the lines not stored
-                    rest = texts[start:]
-                    self.pending += zip(repeat(stream), rest)
-                    self.pending_chars += sum(map(len, rest))
-                    raise
+            if self._full(per_batch):
+                self._flush_keeping(texts[start:], stream)
 
     def system(self, text: str) -> None:
         self.write(text, Stream.SYSTEM)
