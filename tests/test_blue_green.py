@@ -200,7 +200,7 @@ def test_deploy_and_rollback_under_load_drop_no_request_and_flip_once(
 
     assert deployment.status == DeploymentStatus.SUCCEEDED, log_of(deployment)
     assert steps_of(deployment) == ["release", "start idle slot", "health check", "switch"]
-    assert load.failures == []
+    assert load.failures == [], router.proxy.log()  # why nginx failed them
     assert load.flips() == {((first.short_sha, second.short_sha),)}, load.flips()
     assert load.served > 100
     assert slots(target)["live"] == "green"
@@ -220,7 +220,7 @@ def test_deploy_and_rollback_under_load_drop_no_request_and_flip_once(
     assert steps_of(deployment) == ["start idle slot", "health check", "switch"]  # no unpack
     assert "still holds" in log_of(deployment)
     assert (target / "blue" / "app.pid").read_text() == blue_pid  # not even restarted
-    assert load.failures == []
+    assert load.failures == [], router.proxy.log()  # why nginx failed them
     assert load.flips() == {((second.short_sha, first.short_sha),)}, load.flips()
     assert slots(target)["live"] == "blue"
     live.refresh_from_db()
@@ -254,7 +254,7 @@ def test_a_failing_health_check_on_the_idle_slot_leaves_traffic_on_the_live_slot
     assert deployment.status == DeploymentStatus.FAILED
     assert "did not report" in deployment.error
     assert [s.name for s in deployment.steps.filter(status="skipped")] == ["switch"]
-    assert load.failures == []
+    assert load.failures == [], router.proxy.log()  # why nginx failed them
     assert load.versions() == {good.sha} and load.served > 50
     assert router.upstream.read_text() == upstream_before
     assert slots(target)["live"] == "blue"
@@ -338,5 +338,5 @@ def test_a_switch_cut_short_is_finished_and_the_live_slot_is_never_deployed_over
     assert "finishing the switch that was cut short" in log_of(deployment)
     assert (target / "green" / "app.pid").read_text() == green_pid  # live was not touched
     assert slots(target)["live"] == "blue" and router.served_sha() == third.sha
-    assert load.failures == []
+    assert load.failures == [], router.proxy.log()  # why nginx failed them
     assert load.flips() == {((second.short_sha, third.short_sha),)}, load.flips()
