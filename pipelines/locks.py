@@ -86,8 +86,8 @@ def lock_by_id(lock_id: int | None) -> Lock | None:
 
 
 def _locks_on(pipeline_id, environment_id) -> QuerySet[Lock]:
-    """The environment's own lock and its pipeline's freeze, its own first (said: SQLite
-    sorts NULLs first, PostgreSQL last)."""
+    """The environment's own lock and its pipeline's freeze, its own first (NULLS LAST
+    spelt out: SQLite sorts NULLs first, PostgreSQL last)."""
     return (
         Lock.objects.filter(pipeline_id=pipeline_id)
         .filter(Q(environment=environment_id) | Q(environment__isnull=True))

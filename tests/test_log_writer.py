@@ -15,6 +15,7 @@ from pipelines.runner.database import DatabaseAway
 from pipelines.runner.log_writer import MAX_BATCH, MAX_BATCH_CHARS, LogWriter
 from tests.blinking import TcpProxy
 from tests.services import need_postgres
+from tests.test_log_storing import CUT_NOTE
 from tests.watching import running_deployment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,7 +73,7 @@ def test_a_fast_command_is_stored_in_big_batches_and_long_lines_in_smaller_ones(
     assert batches_of(long, "uat") == [per_batch, per_batch, 300 - 2 * per_batch]
 
 
-CUT_NOTE = f"✂ Log cut at {MAX_BATCH + 5:,} lines: further output of this deployment is not stored."
+CUT_AT_CAP = f"✂ Log cut at {MAX_BATCH + 5:,} lines: {CUT_NOTE}"
 
 
 def stored(deployment: Deployment) -> list[tuple[int, str]]:
@@ -106,7 +107,7 @@ def test_lines_the_database_did_not_take_stay_pending_and_go_with_the_next_flush
         finally:
             db["HOST"], db["PORT"] = real
             connection.close()
-    expected = [*first, "after the blink"] if cap > len(first) else [*first[:cap], CUT_NOTE]
+    expected = [*first, "after the blink"] if cap > len(first) else [*first[:cap], CUT_AT_CAP]
     assert stored(deployment) == list(enumerate(expected, start=1))
 
 
