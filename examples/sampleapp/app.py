@@ -149,6 +149,12 @@ def maintenance_page(environment: str, reason: str) -> str:
     )
 
 
+class Server(ThreadingHTTPServer):
+    # The standard library listens with a backlog of 5: a burst of visitors arriving while
+    # the machine is busy (a deployment's own work) would find the queue full.
+    request_queue_size = 128
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -160,7 +166,7 @@ def main() -> None:
     Handler.environment = args.environment
     Handler.flags_config = args.flags
     Handler.maintenance_file = args.maintenance
-    ThreadingHTTPServer((args.host, args.port), Handler).serve_forever()
+    Server((args.host, args.port), Handler).serve_forever()
 
 
 if __name__ == "__main__":
