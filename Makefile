@@ -12,7 +12,7 @@ PYTHON := $(shell for p in python3.14 python3.13 python3.12 python3 \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: run test test-unit test-browser check-deploy worker lint migrate demo clean lock bench fuzz system-packages
+.PHONY: run test test-unit test-browser check-deploy worker lint migrate demo clean lock fuzz system-packages
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then \
