@@ -165,9 +165,12 @@ def production_settings() -> str:
     if not cached:
         raise SystemExit(f"templates are not cached ({loaders}): not a deployment's figures.")
     whitenoise = "whitenoise.middleware.WhiteNoiseMiddleware" in settings.MIDDLEWARE
+    threshold = settings.DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold")
+    prepared = f"prepared after {threshold} runs" if threshold is not None else "not prepared"
     return (
         f"settings: DEBUG off, cached template loader, "
         f"{'whitenoise' if whitenoise else 'no whitenoise'}, "
+        f"statements {prepared}, "
         f"sessions in {settings.SESSION_ENGINE.rsplit('.', 1)[-1]}, "
         f"cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}, "
         "startup objects frozen (gc.freeze)"

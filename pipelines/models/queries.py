@@ -91,9 +91,11 @@ def count_in_spans(spans: list[Span]) -> list[int]:
 def newest_in_spans(spans: list[Span], limit: int) -> RawQuerySet:
     """The `limit` newest builds of each span, newest first, as Builds with `span` (the
     span's index in `spans`) and `span_total` (the span's count), in one query."""
-    builds = table(Build)
+    builds, build = table(Build), Columns(Build, "b")
+    # Its columns named, not b.*: a prepared statement's result may not change shape when a
+    # migration adds a column (docs/architecture.md, "Reading at scale").
     parts = [
-        f"SELECT * FROM (SELECT b.*, {index} AS span, "
+        f"SELECT * FROM (SELECT {build.select}, {index} AS span, "
         f"(SELECT COUNT(*) FROM {builds} WHERE {_in_span()}) AS span_total "
         f"FROM {builds} b WHERE {_in_span('b')} "
         f"ORDER BY b.created_at DESC, b.id DESC LIMIT {int(limit)}) s{index}"
