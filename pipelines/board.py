@@ -25,6 +25,7 @@ from pipelines.models import (
 from pipelines.models.queries import (
     Columns,
     Span,
+    constants,
     count_in_spans,
     placeholders,
     read_rows,
@@ -256,22 +257,22 @@ def _deployments_shown(environment_ids: list[int], *, insight: bool) -> _Shown:
         f"LEFT JOIN {table(Release)} r ON r.{q('id')} = d.{q('release_id')} "
         f"LEFT JOIN {table(Build)} b ON b.{q('id')} = r.{q('build_id')} "
     )
-    active = list(ACTIVE_STATUSES)
+    active = constants(sorted(ACTIVE_STATUSES))
     sql = (
         f"{select} WHERE d.{q('environment_id')} IN ({placeholders(environment_ids)}) "
-        f"AND d.{q('status')} IN ({placeholders(active)})"
+        f"AND d.{q('status')} IN ({active})"
     )
-    params = [*environment_ids, *active]
+    params = list(environment_ids)
     if insight:
         newest = (
             f"(SELECT x.{q('id')} FROM {deployments} x WHERE x.{q('environment_id')} = %s{{}} "
             f"ORDER BY x.{q('created_at')} DESC, x.{q('id')} DESC LIMIT 1)"
         )
-        ended = f" AND x.{q('status')} NOT IN ({placeholders(active)})"
+        ended = f" AND x.{q('status')} NOT IN ({active})"
         probes = [newest.format(""), newest.format(ended)] * len(environment_ids)
         sql += f" UNION ALL {select} WHERE d.{q('id')} IN ({', '.join(probes)})"
         for env_id in environment_ids:
-            params += [env_id, env_id, *active]
+            params += [env_id, env_id]
     rows = {}
     for found, its_release, its_build in read_rows(sql, params, [deployment, release, build]):
         if its_release is not None:

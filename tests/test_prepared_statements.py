@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from pipelines.models import AuditEvent
+from pipelines.models.queries import constants
 from tests.factories import passing_build
 from tests.promoting import deploy, env, uat_runs_a_new_build
 
@@ -23,6 +24,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from pipelines.models import AuditEvent
+from pipelines.models.queries import constants
 from tests.factories import passing_build
 from tests.promoting import deploy, env, uat_runs_a_new_build
 for _ in range(7):
@@ -120,3 +122,10 @@ def test_a_column_a_migration_adds_meanwhile_does_not_break_the_prepared_board(
         migration.close()
     assert response.status_code == 200
     assert b'data-env="live"' in response.content
+
+
+def test_only_the_codes_own_words_are_written_into_a_statement():
+    assert constants(["queued", "running"]) == "'queued', 'running'"
+    for hostile in ["run'ning", "x'); DROP TABLE pipelines_build; --", "Running", ""]:
+        with pytest.raises(ValueError, match="not a constant of the code"):
+            constants(["queued", hostile])
