@@ -129,15 +129,19 @@ DATABASES = {
         default=f"sqlite:///{VAR_DIR / 'slipway.sqlite3'}", conn_max_age=60
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "SLIPWAY_DB_PREPARED_STATEMENTS", True
+):
     # A page runs the same few queries at every view, and PostgreSQL took longer to plan them
     # than to run them (the board: 7.4 ms of planning against 2.4 ms of execution). Bound on
-    # the server, a query is prepared on its connection at its sixth use and planned once;
-    # a transaction-mode pooler that cannot keep prepared statements needs them off
-    # (SLIPWAY_DB_PREPARED_STATEMENTS=0; docs/architecture.md, "Reading at scale").
+    # the server, a query is prepared on its connection at its sixth run: parsed once, and
+    # planned once where PostgreSQL keeps a generic plan. Off for a transaction-mode pooler
+    # that cannot keep prepared statements, queries are bound on the client, Django's default
+    # and no slower than bound on the server unprepared (docs/architecture.md, "Reading at
+    # scale").
     DATABASES["default"]["OPTIONS"] = {
         "server_side_binding": True,
-        "prepare_threshold": 5 if env_bool("SLIPWAY_DB_PREPARED_STATEMENTS", True) else None,
+        "prepare_threshold": 5,
         **DATABASES["default"].get("OPTIONS", {}),
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
