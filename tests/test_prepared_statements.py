@@ -1,7 +1,7 @@
 """On PostgreSQL, queries are bound on the server and a statement a connection runs again and
-again is prepared: planned once, where planning took longer than running (dashboard/settings.py;
-docs/architecture.md, "Reading at scale"). Behind a transaction-mode pooler, an operator turns
-preparing off."""
+again is prepared, not parsed and planned at every run, where planning took longer than
+running (dashboard/settings.py; docs/architecture.md, "Reading at scale"). Behind a
+transaction-mode pooler, an operator turns preparing off."""
 
 import os
 import subprocess
@@ -22,11 +22,6 @@ SEVEN_LOOKUPS_THEN_COUNT_PREPARED = """
 import django; django.setup()
 from django.contrib.auth.models import User
 from django.db import connection
-
-from pipelines.models import AuditEvent
-from pipelines.models.queries import constants
-from tests.factories import passing_build
-from tests.promoting import deploy, env, uat_runs_a_new_build
 for _ in range(7):
     User.objects.filter(username="nobody").exists()
 with connection.cursor() as cursor:
