@@ -13,9 +13,8 @@ Django's test client as a signed-in lead with production settings (DEBUG off, ca
 templates, whitenoise), --requests requests of each page of both, in turns, after 3
 warm-ups, and prints p50/p95, the ratio of the long history's p95 to the short one's, and
 the long history's p50 time in the database's calls (SLIPWAY_DB_PREPARED_STATEMENTS=0
-shows them unprepared).
-Goals: p95 ≤ 50 ms, ratio ≤ 1.3. The short history is the ceiling measured in the same
-run: quote the ratio, the machine is shared.
+shows them unprepared). Goals: p95 ≤ 50 ms, ratio ≤ 1.3. The short history is the
+ceiling measured in the same run: quote the ratio, the machine is shared.
 
 Each turn also times the same fixed work, a template rendered without the database: its
 p95 over its p50 is how far the machine's own speed moved during the run. A p95 compared
@@ -224,23 +223,24 @@ def timings(
                 raise SystemExit(f"{path} answered {response.status_code}")
     work = fixed_template_work()
     took: list[list[float]] = [[] for _ in paths]
-    in_database, database = [0.0], []
+    in_database, database = 0.0, []
 
     def timed(execute, sql, params, many, context):
+        nonlocal in_database
         started = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            in_database[0] += time.perf_counter() - started
+            in_database += time.perf_counter() - started
 
     with connection.execute_wrapper(timed):
         for _ in range(count):
             for path, times in zip(paths, took, strict=True):
-                in_database[0] = 0.0
+                in_database = 0.0
                 started = time.perf_counter()
                 client.get(path, headers=headers)
                 times.append((time.perf_counter() - started) * 1000)
-            database.append(in_database[0] * 1000)
+            database.append(in_database * 1000)
             started = time.perf_counter()
             work()
             fixed_work.append((time.perf_counter() - started) * 1000)

@@ -16,7 +16,9 @@ from django.db import connection
 from pipelines.models import AuditEvent
 from pipelines.models.queries import constants
 from tests.factories import passing_build
+from tests.live import database_url
 from tests.promoting import deploy, env, uat_runs_a_new_build
+from tests.services import need_postgres
 
 SEVEN_LOOKUPS_THEN_COUNT_PREPARED = """
 import django; django.setup()
@@ -30,17 +32,9 @@ with connection.cursor() as cursor:
 """
 
 
-def postgresql_only() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("prepared statements are PostgreSQL's (DATABASE_URL is not PostgreSQL)")
-
-
 def prepared_in_a_fresh_process(env: dict[str, str]) -> int:
     """Slipway's settings in a new process on this test database, with `env`: how many
     statements its connection holds prepared after the same lookup seven times."""
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    url = f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     result = subprocess.run(
         [sys.executable, "-c", SEVEN_LOOKUPS_THEN_COUNT_PREPARED],
         cwd=settings.BASE_DIR,
@@ -48,7 +42,7 @@ def prepared_in_a_fresh_process(env: dict[str, str]) -> int:
             "PATH": os.environ["PATH"],
             "DJANGO_SETTINGS_MODULE": "dashboard.settings",
             "SECRET_KEY": settings.SECRET_KEY,
-            "DATABASE_URL": url,
+            "DATABASE_URL": database_url(),
             **env,
         },
         capture_output=True,
@@ -61,7 +55,7 @@ def prepared_in_a_fresh_process(env: dict[str, str]) -> int:
 
 @pytest.mark.django_db
 def test_the_board_viewed_again_and_again_is_planned_once_on_its_connection(pipeline, client_for):
-    postgresql_only()
+    need_postgres()
     client = client_for("lead")
     for _ in range(7):
         assert client.get("/pipelines/webshop/").status_code == 200
@@ -75,13 +69,13 @@ def test_the_board_viewed_again_and_again_is_planned_once_on_its_connection(pipe
 
 @pytest.mark.django_db(transaction=True)
 def test_a_lookup_run_again_and_again_is_prepared_by_default():
-    postgresql_only()
+    need_postgres()
     assert prepared_in_a_fresh_process({}) >= 1
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_operator_behind_a_transaction_pooler_turns_preparing_off():
-    postgresql_only()
+    need_postgres()
     assert prepared_in_a_fresh_process({"SLIPWAY_DB_PREPARED_STATEMENTS": "0"}) == 0
 
 
@@ -93,7 +87,7 @@ def test_a_column_a_migration_adds_meanwhile_does_not_break_the_prepared_board(
     release phase: a prepared statement selecting `*` of that table would fail ("cached plan
     must not change result type") until its connection closed. Every statement names its
     columns."""
-    postgresql_only()
+    need_postgres()
     client = client_for("lead")
     deploy(env(pipeline, "live"), passing_build(pipeline, "master", message="Coupons"))
     uat_runs_a_new_build(pipeline)  # ahead of live: the board lists the builds between
