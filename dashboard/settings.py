@@ -9,6 +9,7 @@ to Redis and Celery.
 import os
 import re
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -234,6 +235,36 @@ if REDIS_URL:  # one count of failed API tokens for all web processes (pipelines
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
         }
+    }
+
+# A web server answers each request on a thread of its own (ASGI), where a connection kept for
+# the next request (CONN_MAX_AGE) is never used again: every view paid for a new connection,
+# and the old ones stayed open until collected (the board through daphne: p50 39 ms, and 30
+# connections held after 80 views 8 at a time; pooled, 29 ms and 8). A web process takes its
+# connections from a pool of SLIPWAY_DB_POOL_SIZE (0: none). Not a worker, beat or a command,
+# whose threads keep a connection for a whole deployment and where Celery closes a pool after
+# every task; nor a web process that runs deployments itself (no REDIS_URL), for the same
+# reason (docs/architecture.md, "Reading at scale").
+SERVES_WEB = "dashboard.asgi" in sys.modules  # these settings load as the web server starts
+SLIPWAY_DB_POOL_SIZE = int(os.environ.get("SLIPWAY_DB_POOL_SIZE", 8))
+if (
+    DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    and SERVES_WEB
+    and REDIS_URL
+    and SLIPWAY_DB_POOL_SIZE > 0
+):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # none dropped by a restart handed out
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, SLIPWAY_DB_POOL_SIZE),
+        "max_size": SLIPWAY_DB_POOL_SIZE,
+        # While the database is away a view fails after this long (/healthz: 503), not
+        # psycopg's 30 s; waiting for a free connection, 3 s is hundreds of views' turns.
+        "timeout": 3,
+        # A failed connection attempt is retried with a doubling pause, up to this long and
+        # then afresh at the next view: the pages are back within ~2 s of the database, not
+        # after a pause that doubled all through the outage (docs/operations.md).
+        "reconnect_timeout": 5,
     }
 
 # Celery: only used when REDIS_URL is set (docs/architecture.md, "Embedded and production

@@ -8,6 +8,9 @@ started here goes down.
     with TcpProxy("127.0.0.1", 5432) as proxy:   # postgres://…@127.0.0.1:{proxy.port}/…
         proxy.down()                               # every connection dropped, new ones too
         proxy.up()
+
+    with DatabaseProxy() as proxy:                 # in front of the test database
+        run_server(…, env={"DATABASE_URL": proxy.url})
 """
 
 import contextlib
@@ -15,6 +18,7 @@ import socket
 import subprocess
 import threading
 import time
+from urllib.parse import urlparse
 
 
 class TcpProxy:
@@ -78,6 +82,23 @@ class TcpProxy:
             for sock in (source, sink):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+class DatabaseProxy(TcpProxy):
+    """A TcpProxy in front of the test session's PostgreSQL: `url` reaches the test database
+    through it, `host` and `port` are its address."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        from tests.live import database_url
+
+        db = connection.settings_dict
+        super().__init__(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432))
+        self.host = "127.0.0.1"
+        url = urlparse(database_url())
+        credentials = url.netloc.rsplit("@", 1)[0]
+        self.url = url._replace(netloc=f"{credentials}@{self.host}:{self.port}").geturl()
 
 
 class RedisServer:

@@ -5,18 +5,15 @@ fails through recover(): the environment keeps its release and the page says why
 
 import os
 import time
-from urllib.parse import urlparse
 
 import pytest
 import requests
-from django.db import connection
 
 from pipelines.deploys import request_deployment
 from pipelines.models import Deployment, DeploymentStatus
 from pipelines.models.deployments import ACTIVE_STATUSES
-from tests.blinking import TcpProxy
+from tests.blinking import DatabaseProxy
 from tests.deploying import free_port, make_local, make_script, sample_build, stop_app, wait_for
-from tests.live import database_url
 from tests.services import need_postgres
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -25,14 +22,8 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 @pytest.fixture
 def proxy():
     need_postgres()
-    settings = connection.settings_dict
-    with TcpProxy(settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432)) as proxy:
+    with DatabaseProxy() as proxy:
         yield proxy
-
-
-def through(proxy: TcpProxy) -> str:
-    url = urlparse(database_url())
-    return url._replace(netloc=f"{url.netloc.rsplit('@', 1)[0]}@127.0.0.1:{proxy.port}").geturl()
 
 
 def texts(deployment: Deployment) -> list[str]:
@@ -51,7 +42,7 @@ def ended(deployment: Deployment, timeout: float = 60) -> Deployment:
 def test_a_database_restart_mid_deploy_is_ridden_out_and_no_line_is_lost(
     celery_workers, settings, pipeline, proxy
 ):
-    worker = celery_workers.start(DATABASE_URL=through(proxy), SLIPWAY_STALE_AFTER_SECONDS="20")
+    worker = celery_workers.start(DATABASE_URL=proxy.url, SLIPWAY_STALE_AFTER_SECONDS="20")
     settings.REDIS_URL = worker.redis_url
     dev = make_script(
         pipeline.environments.get(name="dev"),
@@ -79,7 +70,7 @@ def test_a_database_that_stays_away_fails_the_deployment_through_recover(
     port = free_port()
     dev = make_local(pipeline.environments.get(name="dev"), target, port)
     worker = celery_workers.start(
-        DATABASE_URL=through(proxy),
+        DATABASE_URL=proxy.url,
         SLIPWAY_DB_RETRY_SECONDS="1",
         SLIPWAY_STALE_AFTER_SECONDS="20",
     )

@@ -13,7 +13,7 @@ from pipelines.logs import commit_log
 from pipelines.models import Deployment
 from pipelines.runner.database import DatabaseAway
 from pipelines.runner.log_writer import MAX_BATCH, MAX_BATCH_CHARS, LogWriter
-from tests.blinking import TcpProxy
+from tests.blinking import DatabaseProxy
 from tests.services import need_postgres
 from tests.test_log_storing import CUT_NOTE
 from tests.watching import running_deployment
@@ -94,8 +94,8 @@ def test_lines_the_database_did_not_take_stay_pending_and_go_with_the_next_flush
     writer = LogWriter(deployment, max_lines=cap, flush_seconds=60)
     db = connection.settings_dict
     real = db["HOST"], db["PORT"]
-    with TcpProxy(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)) as proxy:
-        db["HOST"], db["PORT"] = "127.0.0.1", proxy.port  # new connections go through it
+    with DatabaseProxy() as proxy:
+        db["HOST"], db["PORT"] = proxy.host, proxy.port  # new connections go through it
         connection.close()
         try:
             proxy.down()

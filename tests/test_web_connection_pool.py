@@ -1,0 +1,140 @@
+"""A web process in production mode takes its database connections from a pool: it holds no
+more than SLIPWAY_DB_POOL_SIZE whatever the traffic, and a connection the database dropped (a
+restart, a failover) is never handed to a view. Workers, beat and commands keep their own
+connections (dashboard/settings.py says why)."""
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection
+
+from tests.blinking import DatabaseProxy
+from tests.deploying import wait_for
+from tests.live import bearer, database_url, run_server
+from tests.services import need_postgres, need_redis
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+
+POOL_SIZE = 3
+
+
+@pytest.fixture
+def web_env():
+    """What a production web process is given, but for its database URL."""
+    need_postgres()
+    return {"REDIS_URL": need_redis(), "SLIPWAY_DB_POOL_SIZE": str(POOL_SIZE)}
+
+
+def named(url: str, application_name: str) -> str:
+    """`url` with connections that PostgreSQL lists under `application_name`."""
+    return f"{url}{'&' if '?' in url else '?'}application_name={application_name}"
+
+
+def connections_named(application_name: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            [application_name],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_web_process_holds_no_more_connections_than_its_pool_under_concurrent_views(
+    transactional_db, pipeline, token_for, tmp_path, web_env
+):
+    token = token_for("developer")
+    env = {**web_env, "DATABASE_URL": named(database_url(), "slipway-web-pooled")}
+    with run_server(tmp_path / "artifacts", env=env) as server:
+
+        def view(_) -> int:
+            url = f"{server.url}/api/v1/pipelines/{pipeline.name}"
+            return requests.get(url, headers=bearer(token), timeout=30).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as views:
+            answers = list(views.map(view, range(80)))
+
+        assert answers == [200] * 80
+        assert 1 <= connections_named("slipway-web-pooled") <= POOL_SIZE
+
+
+def test_a_web_process_answers_at_once_after_the_database_dropped_its_connections(
+    transactional_db, pipeline, token_for, tmp_path, web_env
+):
+    token = token_for("developer")
+    with DatabaseProxy() as proxy:
+        env = {**web_env, "DATABASE_URL": proxy.url}
+        with run_server(tmp_path / "artifacts", env=env) as server:
+            api = f"{server.url}/api/v1/pipelines/{pipeline.name}"
+            for _ in range(POOL_SIZE * 2):  # every pooled connection opened and used
+                assert requests.get(api, headers=bearer(token), timeout=30).status_code == 200
+
+            proxy.down()  # PostgreSQL restarts: every open connection is gone
+            proxy.up()
+
+            answers = [
+                requests.get(api, headers=bearer(token), timeout=30).status_code
+                for _ in range(POOL_SIZE * 2)
+            ]
+            assert answers == [200] * (POOL_SIZE * 2), server.log()[-3000:]
+
+
+def test_a_web_process_answers_503_while_the_database_is_away_and_serves_again_once_back(
+    transactional_db, tmp_path, web_env
+):
+    with DatabaseProxy() as proxy:
+        env = {**web_env, "DATABASE_URL": proxy.url}
+        with run_server(tmp_path / "artifacts", env=env) as server:
+            assert requests.get(f"{server.url}/healthz", timeout=15).status_code == 200
+
+            proxy.down()
+            away = [requests.get(f"{server.url}/healthz", timeout=15) for _ in range(3)]
+            assert [answer.status_code for answer in away] == [503] * 3
+            assert away[-1].json() == {"status": "unavailable"}
+
+            proxy.up()
+            wait_for(
+                lambda: requests.get(f"{server.url}/healthz", timeout=15).status_code == 200,
+                10,
+                "the pages to be served again once the database is back",
+            )
+
+
+@pytest.mark.parametrize(
+    ("process", "startup", "pooled"),
+    [
+        ("web server", "import dashboard.asgi", True),
+        ("worker", "from dashboard.celery import app; import django; django.setup()", False),
+        ("command", "import django; django.setup()", False),
+    ],
+)
+def test_only_a_web_process_pools_its_connections(process, startup, pooled, web_env):
+    script = (
+        f"{startup}\nimport json\nfrom django.conf import settings\n"
+        "database = settings.DATABASES['default']\n"
+        "print(json.dumps(['pool' in database.get('OPTIONS', {}), database['CONN_MAX_AGE']]))"
+    )
+    env = {
+        **os.environ,
+        **web_env,
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    has_pool, conn_max_age = json.loads(run.stdout.strip().splitlines()[-1])
+    assert has_pool is pooled, process
+    assert (conn_max_age == 0) is pooled, process  # persistent where there is no pool
