@@ -253,11 +253,13 @@ if (
     and REDIS_URL
     and SLIPWAY_DB_POOL_SIZE > 0
 ):
+    from dashboard.db_pool import check_connection
+
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # none dropped by a restart handed out
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": min(2, SLIPWAY_DB_POOL_SIZE),
         "max_size": SLIPWAY_DB_POOL_SIZE,
+        "check": check_connection,  # none a restart dropped is handed to a view
         # While the database is away a view fails after this long (/healthz: 503), not
         # psycopg's 30 s; waiting for a free connection, 3 s is hundreds of views' turns.
         "timeout": 3,
