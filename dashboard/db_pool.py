@@ -1,6 +1,6 @@
-"""The connection check of a web process's pool (dashboard/settings.py)."""
+"""A web process's pool of database connections (dashboard/settings.py)."""
 
-from django.db import connections
+from django.db import connection, connections
 from psycopg_pool import ConnectionPool
 
 
@@ -14,3 +14,11 @@ def check_connection(connection) -> None:
     except Exception:
         connections["default"].pool.check()  # the broken ones replaced in the background
         raise
+
+
+def give_back_pooled_connection() -> None:
+    """This thread's connection back to the pool, if this process has one, for a view that
+    goes on without the database for a while (a download streamed in chunks); the next
+    query takes one again. Without a pool the connection is kept."""
+    if getattr(connection, "pool", None) is not None:
+        connection.close()

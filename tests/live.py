@@ -189,6 +189,15 @@ def _wait_for_deployments_to_end() -> None:
         time.sleep(0.05)
 
 
+def session_cookie(user) -> str:
+    """A Cookie header of `user` signed in: the session is stored, a live server reads it."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(user)
+    return f"sessionid={browser.cookies['sessionid'].value}"
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

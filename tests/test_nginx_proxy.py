@@ -5,10 +5,9 @@ import re
 
 import pytest
 import requests
-from django.test import Client
 from websockets.sync.client import connect
 
-from tests.live import bearer
+from tests.live import bearer, session_cookie
 from tests.nginx import documented_config, guide_config, start_nginx
 from tests.watching import running_deployment, write_lines
 
@@ -20,12 +19,6 @@ def proxy(slipway_server, tmp_path):
     upstream = slipway_server.url.removeprefix("http://")
     with start_nginx(tmp_path / "nginx", documented_config([upstream])) as nginx:
         yield nginx
-
-
-def session_cookie(user) -> str:
-    browser = Client()
-    browser.force_login(user)
-    return f"sessionid={browser.cookies['sessionid'].value}"
 
 
 def test_the_guide_holds_one_configuration_that_listens_on_443_and_proxies_to_daphne():

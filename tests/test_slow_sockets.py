@@ -8,12 +8,11 @@ import socket
 import time
 
 import pytest
-from django.test import Client
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from dashboard.daphne_websockets import PreparedFrames
-from tests.live import run_server
+from tests.live import run_server, session_cookie
 from tests.watching import finish, running_deployment, write_lines
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,12 +21,6 @@ SEQ = re.compile(r'data-seq="(\d+)"')
 LINE = "x" * 200  # 30,000 such lines: about 7 MB of frames, more than the kernel's buffers hold
 LINES = 30_000
 BOUND = 256 * 1024
-
-
-def session_cookie(user) -> str:
-    browser = Client()
-    browser.force_login(user)
-    return f"sessionid={browser.cookies['sessionid'].value}"
 
 
 def open_socket(server_url: str, path: str, user, *, receive_buffer: int | None = None):

@@ -14,9 +14,11 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from pipelines.models import Deployment
 from tests.blinking import DatabaseProxy
 from tests.deploying import wait_for
-from tests.live import bearer, database_url, run_server
+from tests.history import add_history
+from tests.live import bearer, database_url, run_server, session_cookie
 from tests.services import need_postgres, need_redis
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -104,6 +106,32 @@ def test_a_web_process_answers_503_while_the_database_is_away_and_serves_again_o
                 10,
                 "the pages to be served again once the database is back",
             )
+
+
+def test_downloads_of_a_long_log_leave_the_connections_to_other_views_in_turn(
+    transactional_db, pipeline, users, tmp_path, web_env
+):
+    add_history(pipeline, builds=3, deployments=3, long_log=200_000)  # the newest: 200k lines
+    deployment = Deployment.objects.filter(environment__pipeline=pipeline).latest("pk")
+    lines = deployment.log_lines.count()
+    cookie = {"Cookie": session_cookie(users["developer"])}
+    env = {**web_env, "SLIPWAY_DB_POOL_SIZE": "1", "DATABASE_URL": database_url()}
+    with run_server(tmp_path / "artifacts", env=env) as server:
+
+        def download(_) -> tuple[int, int]:
+            url = f"{server.url}/deployments/{deployment.pk}/log.txt"
+            answer = requests.get(url, headers=cookie, timeout=120)
+            return answer.status_code, answer.text.count("\n")
+
+        with ThreadPoolExecutor(max_workers=20) as downloads:
+            downloading = [downloads.submit(download, n) for n in range(20)]
+            meanwhile = [
+                requests.get(f"{server.url}/healthz", timeout=30).status_code for _ in range(5)
+            ]
+            downloaded = [future.result() for future in downloading]
+
+    assert downloaded == [(200, lines)] * 20
+    assert meanwhile == [200] * 5  # not 503: each waited its turn, not for whole downloads
 
 
 @pytest.mark.parametrize(

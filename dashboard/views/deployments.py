@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 
 from dashboard.access import viewer_required
+from dashboard.db_pool import give_back_pooled_connection
 from dashboard.deployment_status import status_context, status_html
 from dashboard.log_html import ROW_FIELDS, rows_html
 from pipelines.logs import lines_after, lines_before
@@ -85,7 +86,12 @@ async def _raw_log(deployment_id: int) -> AsyncIterator[str]:
 
 
 def _raw_chunk(deployment_id: int, after: int) -> list[tuple[int, str]]:
-    return list(lines_after(deployment_id, after, DOWNLOAD_CHUNK).values_list("seq", "text"))
+    try:
+        return list(lines_after(deployment_id, after, DOWNLOAD_CHUNK).values_list("seq", "text"))
+    finally:
+        # A download of a million lines takes its turns with the other views (one chunk
+        # each), not the connection for all of it.
+        give_back_pooled_connection()
 
 
 def _number(value: str | None, default: int) -> int:
