@@ -1,7 +1,9 @@
 """A web process in production mode takes its database connections from a pool: it holds no
-more than SLIPWAY_DB_POOL_SIZE whatever the traffic, and a connection the database dropped (a
-restart, a failover) is never handed to a view. Workers, beat and commands keep their own
-connections (dashboard/settings.py says why)."""
+more than SLIPWAY_DB_POOL_SIZE whatever the traffic; after a database restart no view gets a
+dropped connection; while the database is away /healthz says 503 in seconds, and the pages
+are back as soon as it is; a long download takes its turns with the other views. Workers,
+beat, commands and a web process that runs deployments itself keep their own connections
+(dashboard/settings.py says why)."""
 
 import json
 import os
@@ -135,14 +137,15 @@ def test_downloads_of_a_long_log_leave_the_connections_to_other_views_in_turn(
 
 
 @pytest.mark.parametrize(
-    ("process", "startup", "pooled"),
+    ("process", "startup", "given", "pooled"),
     [
-        ("web server", "import dashboard.asgi", True),
-        ("worker", "from dashboard.celery import app; import django; django.setup()", False),
-        ("command", "import django; django.setup()", False),
+        ("web server", "import dashboard.asgi", {}, True),
+        ("web server running deployments", "import dashboard.asgi", {"REDIS_URL": ""}, False),
+        ("worker", "from dashboard.celery import app; import django; django.setup()", {}, False),
+        ("command", "import django; django.setup()", {}, False),
     ],
 )
-def test_only_a_web_process_pools_its_connections(process, startup, pooled, web_env):
+def test_only_a_web_process_pools_its_connections(process, startup, given, pooled, web_env):
     script = (
         f"{startup}\nimport json\nfrom django.conf import settings\n"
         "database = settings.DATABASES['default']\n"
@@ -154,6 +157,7 @@ def test_only_a_web_process_pools_its_connections(process, startup, pooled, web_
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         "DATABASE_URL": database_url(),
         "SECRET_KEY": settings.SECRET_KEY,
+        **given,
     }
     run = subprocess.run(
         [sys.executable, "-c", script],
