@@ -69,7 +69,7 @@ def main() -> int:
     pool_size = settings.SLIPWAY_DB_POOL_SIZE or 8
     print(f"database: PostgreSQL ({settings.DATABASES['default']['NAME']}), daphne, DEBUG off")
 
-    cookie = {settings.SESSION_COOKIE_NAME: signed_in_session(bench_lead())}
+    cookie = signed_in_cookie(bench_lead())
     servers = {
         "pooled": Server("slipway-bench-pooled", SLIPWAY_DB_POOL_SIZE=str(pool_size)),
         "unpooled": Server("slipway-bench-unpooled", SLIPWAY_DB_POOL_SIZE="0"),
@@ -141,17 +141,14 @@ def main() -> int:
     return 1 if missed else 0
 
 
-def signed_in_session(user) -> str:
-    """The key of a stored session of `user`, as signing in makes one."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
+def signed_in_cookie(user) -> dict[str, str]:
+    """The session cookie of `user` signed in (the session stored, as the servers read it)."""
+    from django.conf import settings
+    from django.test import Client
 
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return session.session_key
+    browser = Client()
+    browser.force_login(user)
+    return {settings.SESSION_COOKIE_NAME: browser.cookies[settings.SESSION_COOKIE_NAME].value}
 
 
 class Server:
