@@ -13,6 +13,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from dashboard.daphne_responses import install as wait_for_slow_readers  # noqa: E402
 from dashboard.daphne_streaming import install as stream_request_bodies  # noqa: E402
 from dashboard.daphne_websockets import install as bound_websocket_sends  # noqa: E402
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
@@ -31,6 +32,8 @@ stream_request_bodies(is_forwarded, body_limit, too_large)
 # A frame sent to many sockets is framed once; a socket that reads too slowly is closed
 # rather than buffered without limit (docs/architecture.md, "Live updates").
 bound_websocket_sends(settings.SLIPWAY_SOCKET_BUFFER_BYTES)
+# A streamed response (a raw log) is made no faster than its client reads it.
+wait_for_slow_readers()
 
 # Without REDIS_URL the server also reaps deployments whose runner died (docs/deploying.md).
 application = with_embedded_reaper(
