@@ -20,10 +20,9 @@ than its pool.
 """
 
 import argparse
+import contextlib
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +60,7 @@ def main() -> int:
     from django.conf import settings
 
     from pipelines.models import Pipeline
+    from tests.live import connections_named, run_server, session_cookie, with_application_name
 
     big = Pipeline.objects.filter(name="scale").first()
     if big is None:
@@ -69,17 +69,26 @@ def main() -> int:
     pool_size = settings.SLIPWAY_DB_POOL_SIZE or 8
     print(f"database: PostgreSQL ({settings.DATABASES['default']['NAME']}), daphne, DEBUG off")
 
-    cookie = signed_in_cookie(bench_lead())
-    servers = {
-        "pooled": Server("slipway-bench-pooled", SLIPWAY_DB_POOL_SIZE=str(pool_size)),
-        "unpooled": Server("slipway-bench-unpooled", SLIPWAY_DB_POOL_SIZE="0"),
-    }
-    try:
-        for server in servers.values():
-            server.wait_until_answering()
+    cookie = {"Cookie": session_cookie(bench_lead())}
+    pool_sizes = {"pooled": pool_size, "unpooled": 0}
+    with contextlib.ExitStack() as stack:
+        servers = {
+            name: stack.enter_context(
+                run_server(
+                    BASE_DIR / "var" / f"bench-daphne-{name}" / "artifacts",
+                    env={
+                        "DATABASE_URL": with_application_name(
+                            os.environ["DATABASE_URL"], f"slipway-bench-{name}"
+                        ),
+                        "SLIPWAY_DB_POOL_SIZE": str(size),
+                    },
+                )
+            )
+            for name, size in pool_sizes.items()
+        }
         sessions = {name: requests.Session() for name in servers}
         for session in sessions.values():
-            session.cookies.update(cookie)
+            session.headers.update(cookie)
         print(f"\n{args.requests} views of each page, one at a time, the servers in turns; ms")
         print(
             f"{'page':<24}{'pooled p50':>11}{'p95':>8}{'unpooled p50':>14}{'p95':>8}{'p95/p95':>9}"
@@ -122,7 +131,7 @@ def main() -> int:
             with ThreadPoolExecutor(max_workers=args.concurrent) as views:
                 answers = list(views.map(view, range(args.concurrent * 10)))
             took = time.perf_counter() - started
-            held = server.connections()
+            held = connections_named(f"slipway-bench-{name}")
             ok = name != "pooled" or held <= pool_size
             missed |= not ok
             print(
@@ -131,75 +140,11 @@ def main() -> int:
                 + (f" (pool of {pool_size})" if name == "pooled" else "")
                 + ("" if ok else "  (goal missed)")
             )
-    finally:
-        for server in servers.values():
-            server.stop()
     print(
         f"goals: p95 ≤ {GOAL_MS} ms through the pooled server; it holds no more connections "
         "than its pool. The static file and /healthz are the floors of any view through daphne"
     )
     return 1 if missed else 0
-
-
-def signed_in_cookie(user) -> dict[str, str]:
-    """The session cookie of `user` signed in (the session stored, as the servers read it)."""
-    from django.conf import settings
-    from django.test import Client
-
-    browser = Client()
-    browser.force_login(user)
-    return {settings.SESSION_COOKIE_NAME: browser.cookies[settings.SESSION_COOKIE_NAME].value}
-
-
-class Server:
-    """One daphne process on a free port, its connections named `application_name`."""
-
-    def __init__(self, application_name: str, **env: str) -> None:
-        listener = socket.create_server(("127.0.0.1", 0), backlog=128)
-        self.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        self.application_name = application_name
-        url = os.environ["DATABASE_URL"]
-        database_url = f"{url}{'&' if '?' in url else '?'}application_name={application_name}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "-v", "0"]
-            + ["dashboard.asgi:application"],
-            cwd=BASE_DIR,
-            env={**os.environ, **env, "DATABASE_URL": database_url},
-            pass_fds=[listener.fileno()],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        listener.close()
-
-    def wait_until_answering(self) -> None:
-        import requests
-
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{self.url}/healthz", timeout=2)
-                return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise SystemExit(f"daphne at {self.url} did not answer within 30 s")
-
-    def connections(self) -> int:
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                [self.application_name],
-            )
-            return cursor.fetchone()[0]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 if __name__ == "__main__":

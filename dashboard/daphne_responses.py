@@ -25,16 +25,15 @@ def install(max_buffered: int = RESPONSE_BUFFER_BYTES) -> bool:
     except ImportError:
         return False
     send = server.Server.handle_reply
-    if getattr(send, "max_buffered", None) is not None:
-        send.max_buffered = max_buffered
-        return True
+    if getattr(send, "waits_for_readers", False):
+        return True  # installed already
 
     async def handle_reply(self, protocol, message):
         await send(self, protocol, message)
         if message.get("type") == "http.response.body" and message.get("more_body"):
-            await _drained(self, protocol, handle_reply.max_buffered)
+            await _drained(self, protocol, max_buffered)
 
-    handle_reply.max_buffered = max_buffered
+    handle_reply.waits_for_readers = True
     server.Server.handle_reply = handle_reply
     return True
 

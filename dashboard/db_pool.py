@@ -1,4 +1,4 @@
-"""A web process's pool of database connections (dashboard/settings.py)."""
+"""A web process's pool of database connections (dashboard/database_settings.py)."""
 
 from django.db import connection, connections
 from psycopg_pool import ConnectionPool

@@ -13,8 +13,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from dashboard.database_settings import default_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SLIPWAY_VAR_DIR", BASE_DIR / "var"))
@@ -33,7 +34,8 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 # Production mode: a shared database or Redis means several processes, maybe on several hosts.
-PRODUCTION = bool(os.environ.get("DATABASE_URL") or os.environ.get("REDIS_URL"))
+REDIS_URL = os.environ.get("REDIS_URL", "")  # the channel layer and deployments (below)
+PRODUCTION = bool(os.environ.get("DATABASE_URL") or REDIS_URL)
 
 
 def secret_key() -> str:
@@ -125,35 +127,23 @@ TEMPLATES = [
     },
 ]
 
+# A web server answers each request on a thread of its own (ASGI), where a connection kept for
+# the next request (CONN_MAX_AGE) is never used again: every view paid for a new connection,
+# and the old ones stayed open until collected (the board through daphne: p50 39 ms, and 30
+# connections held after 80 views 8 at a time; pooled, 29 ms and 8). A web process takes its
+# connections from a pool of SLIPWAY_DB_POOL_SIZE (0: none). Not a worker, beat or a command,
+# whose threads keep a connection for a whole deployment and where Celery closes a pool after
+# every task; nor a web process that runs deployments itself (no REDIS_URL), for the same
+# reason (docs/architecture.md, "Reading at scale").
+SERVES_WEB = "dashboard.asgi" in sys.modules  # these settings load as the web server starts
+SLIPWAY_DB_POOL_SIZE = int(os.environ.get("SLIPWAY_DB_POOL_SIZE", 8))
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'slipway.sqlite3'}", conn_max_age=60
+    "default": default_database(
+        var_dir=VAR_DIR,
+        prepared_statements=env_bool("SLIPWAY_DB_PREPARED_STATEMENTS", True),
+        pool_size=SLIPWAY_DB_POOL_SIZE if SERVES_WEB and REDIS_URL else 0,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
-    "SLIPWAY_DB_PREPARED_STATEMENTS", True
-):
-    # A page runs the same few queries at every view, and PostgreSQL took longer to plan them
-    # than to run them (the board: 7.4 ms of planning against 2.4 ms of execution). Bound on
-    # the server, a query is prepared on its connection at its sixth run: parsed once, and
-    # planned once where PostgreSQL keeps a generic plan. Off for a transaction-mode pooler
-    # that cannot keep prepared statements, queries are bound on the client, Django's default
-    # and no slower than bound on the server unprepared (docs/architecture.md, "Reading at
-    # scale").
-    DATABASES["default"]["OPTIONS"] = {
-        "server_side_binding": True,
-        "prepare_threshold": 5,
-        **DATABASES["default"].get("OPTIONS", {}),
-    }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Live-server tests run daphne in a subprocess: the test database must be a file,
-    # one per test process so that parallel runs do not share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -205,7 +195,6 @@ SECURE_CSP = {
 }
 
 # --- Redis: channel layer and deploy execution -----------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
 def redis_channel_layers(url: str) -> dict:
@@ -235,38 +224,6 @@ if REDIS_URL:  # one count of failed API tokens for all web processes (pipelines
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
         }
-    }
-
-# A web server answers each request on a thread of its own (ASGI), where a connection kept for
-# the next request (CONN_MAX_AGE) is never used again: every view paid for a new connection,
-# and the old ones stayed open until collected (the board through daphne: p50 39 ms, and 30
-# connections held after 80 views 8 at a time; pooled, 29 ms and 8). A web process takes its
-# connections from a pool of SLIPWAY_DB_POOL_SIZE (0: none). Not a worker, beat or a command,
-# whose threads keep a connection for a whole deployment and where Celery closes a pool after
-# every task; nor a web process that runs deployments itself (no REDIS_URL), for the same
-# reason (docs/architecture.md, "Reading at scale").
-SERVES_WEB = "dashboard.asgi" in sys.modules  # these settings load as the web server starts
-SLIPWAY_DB_POOL_SIZE = int(os.environ.get("SLIPWAY_DB_POOL_SIZE", 8))
-if (
-    DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-    and SERVES_WEB
-    and REDIS_URL
-    and SLIPWAY_DB_POOL_SIZE > 0
-):
-    from dashboard.db_pool import check_connection
-
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": min(2, SLIPWAY_DB_POOL_SIZE),
-        "max_size": SLIPWAY_DB_POOL_SIZE,
-        "check": check_connection,  # none a restart dropped is handed to a view
-        # While the database is away a view fails after this long (/healthz: 503), not
-        # psycopg's 30 s; waiting for a free connection, 3 s is hundreds of views' turns.
-        "timeout": 3,
-        # A failed connection attempt is retried with a doubling pause, up to this long and
-        # then afresh at the next view: the pages are back within ~2 s of the database, not
-        # after a pause that doubled all through the outage (docs/operations.md).
-        "reconnect_timeout": 5,
     }
 
 # Celery: only used when REDIS_URL is set (docs/architecture.md, "Embedded and production

@@ -64,6 +64,21 @@ def database_url() -> str:
     raise RuntimeError(f"No live server for a {connection.vendor} database.")
 
 
+def with_application_name(url: str, application_name: str) -> str:
+    """A database `url` whose connections PostgreSQL lists under `application_name`."""
+    return f"{url}{'&' if '?' in url else '?'}application_name={application_name}"
+
+
+def connections_named(application_name: str) -> int:
+    """How many connections to PostgreSQL are open under `application_name`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            [application_name],
+        )
+        return cursor.fetchone()[0]
+
+
 @contextlib.contextmanager
 def run_server(artifact_dir: Path, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
     """Start daphne on a free 127.0.0.1 port, wait until it answers HTTP, stop it after."""

@@ -1,6 +1,6 @@
 """On PostgreSQL, queries are bound on the server and a statement a connection runs again and
 again is prepared, not parsed and planned at every run, where planning took longer than
-running (dashboard/settings.py; docs/architecture.md, "Reading at scale"). Behind a
+running (dashboard/database_settings.py; docs/architecture.md, "Reading at scale"). Behind a
 transaction-mode pooler, an operator turns preparing off."""
 
 import os

@@ -14,13 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection
 
 from pipelines.models import Deployment
 from tests.blinking import DatabaseProxy
 from tests.deploying import wait_for
 from tests.history import add_history
-from tests.live import bearer, database_url, run_server, session_cookie
+from tests.live import (
+    bearer,
+    connections_named,
+    database_url,
+    run_server,
+    session_cookie,
+    with_application_name,
+)
 from tests.services import need_postgres, need_redis
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -35,25 +41,11 @@ def web_env():
     return {"REDIS_URL": need_redis(), "SLIPWAY_DB_POOL_SIZE": str(POOL_SIZE)}
 
 
-def named(url: str, application_name: str) -> str:
-    """`url` with connections that PostgreSQL lists under `application_name`."""
-    return f"{url}{'&' if '?' in url else '?'}application_name={application_name}"
-
-
-def connections_named(application_name: str) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-            [application_name],
-        )
-        return cursor.fetchone()[0]
-
-
 def test_a_web_process_holds_no_more_connections_than_its_pool_under_concurrent_views(
     transactional_db, pipeline, token_for, tmp_path, web_env
 ):
     token = token_for("developer")
-    env = {**web_env, "DATABASE_URL": named(database_url(), "slipway-web-pooled")}
+    env = {**web_env, "DATABASE_URL": with_application_name(database_url(), "slipway-web-pooled")}
     with run_server(tmp_path / "artifacts", env=env) as server:
 
         def view(_) -> int:
